@@ -1,0 +1,50 @@
+# mlkit course: set-up, batch run, tests. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: help all setup run run-fast test test-fast browser lab exercises clean-notebooks benchmarks clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+all: setup run  ## set everything up, then run every lesson in batch and print the summary
+
+setup: $(STAMP)  ## create .venv with the pinned, tested dependency set (requirements.lock)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no python3 found; install Python 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.lock
+	$(BIN)/python -m pip install --no-deps -e .
+	@touch $@
+
+run: setup  ## execute every lesson with papermill (runs/latest/) and print the summary
+	$(BIN)/mlkit run -o runs/latest
+
+run-fast: setup  ## the same in fast mode, two at a time
+	$(BIN)/mlkit run --fast -j $(JOBS) -o runs/fast
+
+browser: setup  ## install Chromium for the browser tests (Debian/Ubuntu, needs root or sudo)
+	bash scripts/install_browser.sh
+
+test: setup browser  ## the whole test suite: unit, notebooks, nbval, browser
+	$(BIN)/python -m pytest
+
+lab: setup  ## open the lessons in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+exercises: setup  ## regenerate exercises/ from solutions/
+	$(BIN)/mlkit exercises build
+
+clean-notebooks:  ## strip outputs and execution counts before committing
+	$(BIN)/python scripts/clean_notebooks.py
+
+benchmarks: setup  ## rerun the speed benchmarks (results in benchmarks/)
+	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/trainer_overhead.py
+
+clean:  ## remove the virtual environment and run outputs
+	rm -rf $(VENV) runs
