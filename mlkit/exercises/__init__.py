@@ -1,0 +1,18 @@
+"""Exercises with instant checks, end-of-lesson quizzes and saved progress.
+
+In a notebook::
+
+    from mlkit.exercises import lesson00 as ex
+    ex.q1.check()      # feedback on your answer; ex.q1.hint(), ex.q1.solution()
+
+    from mlkit.exercises import quiz
+    quiz.show("00_lifecycle_overview")
+
+Authors define questions in ``mlkit/exercises/lessonNN.py`` with :class:`Question` and
+:class:`Mistake`, and the quiz as ``QUIZ = [...]`` (see :mod:`mlkit.exercises.quiz`).
+Importing this package is cheap: widgets and data are loaded only when used.
+"""
+
+from mlkit.exercises.core import CheckFailed, Mistake, NotStarted, Question
+
+__all__ = ["CheckFailed", "Mistake", "NotStarted", "Question"]
