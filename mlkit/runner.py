@@ -115,7 +115,9 @@ def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: 
     os.environ[STRICT_ENV] = "1"
     if fast:
         os.environ["MLKIT_FAST"] = "1"
-    result = NotebookResult(name=nb_path.stem, path=str(nb_path), output=str(out_path))
+    in_lessons = nb_path.parent == LESSON_DIR.resolve()
+    name = nb_path.stem if in_lessons else f"{nb_path.parent.name}/{nb_path.stem}"
+    result = NotebookResult(name=name, path=str(nb_path), output=str(out_path))
     start = time.perf_counter()
     try:
         papermill.execute_notebook(

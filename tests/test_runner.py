@@ -41,11 +41,11 @@ def test_passing_notebook_reports_its_results(notebooks, tmp_path):
 def test_failing_notebook_shows_cell_and_error(notebooks, tmp_path):
     results = runner.run_notebooks([str(notebooks)], output_dir=tmp_path / "out", workers=2, progress=False)
     by_name = {r.name: r for r in results}
-    assert by_name["ok"].passed and not by_name["boom"].passed
-    assert by_name["boom"].error["ename"] == "ValueError"
+    assert by_name["nbs/ok"].passed and not by_name["nbs/boom"].passed
+    assert by_name["nbs/boom"].error["ename"] == "ValueError"
     text = runner.format_summary(results)
     assert "1 passed, 1 failed" in text
-    assert "FAILED boom" in text and "the model exploded" in text and "raise ValueError" in text
+    assert "FAILED nbs/boom" in text and "the model exploded" in text and "raise ValueError" in text
 
 
 def test_unknown_parameter_is_refused_before_running(notebooks, tmp_path):
