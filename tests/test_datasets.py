@@ -65,3 +65,12 @@ def test_missing_file_is_named_with_the_fix(data_copy):
     (data_copy / "sms_spam.csv.gz").unlink()
     with pytest.raises(DataFileError, match=r"sms_spam\.csv\.gz is missing.*git checkout"):
         datasets.load_sms_spam()
+
+
+def test_cli_data_verify_fails_clearly_on_a_tampered_file(data_copy, capsys):
+    from mlkit.cli import main
+
+    (data_copy / "mnist_5k.csv.gz").write_bytes(b"not the data")
+    assert main(["data", "verify"]) == 2
+    err = capsys.readouterr().err
+    assert "mnist_5k.csv.gz is corrupted" in err and "Traceback" not in err
