@@ -164,3 +164,21 @@ def test_solution_passes_and_learner_copy_stops_at_its_stub(tmp_path, monkeypatc
     assert sol.passed, runner.format_summary([sol])
     assert not exe.passed and exe.error["ename"] == "NotStarted"
     assert "not started yet" in exe.error["evalue"] and "q1.check()" in exe.error["source"]
+
+
+@pytest.mark.notebooks
+def test_learner_copy_run_interactively_shows_no_traceback(tmp_path, monkeypatch):
+    """Run All on the untouched learner copy, as a learner would (not strict): every check
+    reads "not started yet" and no cell fails."""
+    import papermill
+
+    monkeypatch.setenv("MLKIT_STRICT", "0")
+    out = tmp_path / "exercise-run.ipynb"
+    papermill.execute_notebook(str(ROOT / "exercises" / "00_lifecycle_overview.ipynb"), str(out),
+                               parameters={"fast": True}, kernel_name="python3", progress_bar=False,
+                               cwd=str(ROOT / "exercises"))
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
+    assert text.count("Not started yet") == 5

@@ -173,3 +173,10 @@ def test_unknown_lesson_says_what_is_missing():
         quiz.Quiz("42_nothing")
     with pytest.raises(LookupError, match="is for lesson '00_lifecycle_overview'"):
         quiz.Quiz("00_other")
+
+
+def test_a_new_quiz_mentions_answers_saved_earlier():
+    quiz.Quiz(LESSON).answer(1, 1)
+    again = quiz.Quiz(LESSON)
+    assert "Saved from earlier sessions: 1 of 8 right" in again.score.value
+    assert "0 of 8 right" in again.score.value

@@ -262,6 +262,7 @@ class Quiz:
         for i, q in enumerate(self.questions, 1):
             q.id = q.id or f"quiz{i}"
         self.score = w.HTML("")
+        self.saved = _saved_answers(lesson)
         self.items = [_Item(self, i, q) for i, q in enumerate(self.questions, 1)]
         title = w.HTML(f"<h3>Self-check quiz · {html.escape(lesson)}</h3>")
         self.box = w.VBox([title, *[it.box for it in self.items], self.score])
@@ -279,9 +280,23 @@ class Quiz:
     def update_score(self) -> None:
         answered = [it for it in self.items if it.correct is not None]
         right = sum(bool(it.correct) for it in answered)
+        before = ""
+        if self.saved:
+            was_right = sum(bool(e.get("correct")) for e in self.saved.values())
+            before = f" Saved from earlier sessions: {was_right} of {len(self.items)} right."
         self.score.value = (f"<b>{right} of {len(self.items)} right</b> "
-                            f"({len(answered)} answered; your answers are saved in your progress).")
+                            f"({len(answered)} answered now; your answers are saved in your progress).{before}")
 
+
+
+def _saved_answers(lesson: str) -> dict[str, Any]:
+    """Quiz answers saved earlier for this lesson ({} if none or unreadable)."""
+    try:
+        from mlkit.exercises import progress
+
+        return dict(progress.load()["lessons"].get(lesson, {}).get("quiz", {}))
+    except Exception:  # noqa: BLE001 - progress must never break a lesson
+        return {}
 
 
 def show(lesson: str) -> None:
