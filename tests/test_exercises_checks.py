@@ -71,6 +71,11 @@ def test_an_error_in_learner_code_is_one_clear_message_not_a_traceback():
     assert "Traceback" not in message
 
 
+def test_an_answer_of_the_wrong_kind_is_named():
+    status, message = make_q().evaluate("x * x")
+    assert status == "failed" and "`square` should be a function" in message and "not a str" in message
+
+
 def test_strict_mode_raises_not_started_and_check_failed(monkeypatch):
     monkeypatch.setenv("MLKIT_STRICT", "1")
     q = make_q()

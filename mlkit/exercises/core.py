@@ -92,10 +92,13 @@ def _is_stub(value: Any) -> bool:
 
 def _learner_frame(tb) -> traceback.FrameSummary | None:
     """The innermost traceback frame that is the learner's code (not mlkit, not a library)."""
+    import sysconfig
+
+    libraries = tuple({_PKG_DIR, *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))})
     found = None
     for frame in traceback.extract_tb(tb):
         name = frame.filename
-        if name.startswith(_PKG_DIR) or "site-packages" in name or "/lib/python" in name:
+        if name.startswith(libraries) or "site-packages" in name:
             continue
         found = frame
     return found
@@ -173,6 +176,13 @@ class Question:
             return "not started", (
                 f"`{self.answers[0]}` still raises NotImplementedError: replace "
                 "`raise NotImplementedError()` with your code.")
+        except TypeError as exc:
+            not_callable = [n for n, v in zip(self.answers, values) if not callable(v)]
+            if "not callable" in str(exc) and not_callable:
+                name = not_callable[0]
+                return "failed", (f"`{name}` should be a function (def {name}(...): ...), "
+                                  f"not a {type(values[self.answers.index(name)]).__name__}.")
+            return "failed", "Your code raised an error while it was being checked.\n" + describe_error(exc)
         except Exception as exc:  # an error inside the learner's code (or what it returned)
             return "failed", "Your code raised an error while it was being checked.\n" + describe_error(exc)
         return "passed", result if isinstance(result, str) else ""

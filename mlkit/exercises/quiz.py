@@ -195,7 +195,8 @@ class _Item:
                                         index=None, layout=w.Layout(width="auto"))
             controls = self.input
         elif question.kind == "multiple":
-            self.input = [w.Checkbox(value=False, description=o, indent=False) for o in question.options]
+            self.input = [w.Checkbox(value=False, description=o, indent=False, layout=w.Layout(width="auto"))
+                          for o in question.options]
             controls = w.VBox(self.input)
         else:
             hint = "a number" + (f" ({question.unit})" if getattr(question, "unit", "") else "")
