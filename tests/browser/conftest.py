@@ -1,0 +1,83 @@
+"""Fixtures for the browser tests: one JupyterLab server and one Chromium per session.
+
+The server serves a throw-away copy of ``notebooks/`` and of ``tests/browser/fixtures/``
+(so nothing a run does can write into the repository), with every Jupyter/IPython folder,
+the lab settings and workspaces, and ``MLKIT_HOME`` in a temporary directory, and
+``MLKIT_FAST=1``. Both are stopped by finalizers, whatever the tests do.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import labdriver
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+NOTEBOOKS = REPO / "notebooks"
+FIXTURES = HERE / "fixtures"
+SCREENSHOTS = HERE / "screenshots"
+
+_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The system Chromium, or skip every browser test with the reason."""
+    path, info = labdriver.find_chromium()
+    if path is None:
+        pytest.skip(f"browser tests need Chromium: {info}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab(chromium_path, tmp_path_factory) -> labdriver.LabServer:
+    """A JupyterLab server whose root holds ``notebooks/`` and ``fixtures/`` (copies)."""
+    base = tmp_path_factory.mktemp("jupyterlab")
+    content = base / "content"
+    content.mkdir()
+    if NOTEBOOKS.is_dir():
+        shutil.copytree(NOTEBOOKS, content / "notebooks", ignore=_IGNORE)
+    shutil.copytree(FIXTURES, content / "fixtures", ignore=_IGNORE)
+    server = labdriver.LabServer(content, base / "state")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """Headless Chromium driven by Playwright (the system binary; nothing downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=chromium_path, headless=True, args=labdriver.CHROMIUM_ARGS,
+            timeout=120_000,
+        )  # fmt: skip
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (own cookies, storage) and page for one notebook."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS
