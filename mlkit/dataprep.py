@@ -1,0 +1,97 @@
+"""Lesson 01, preparation: clean, de-duplicate, engineer features, split without leakage.
+
+The SMS data holds the classic trap: the same text appears several times (328 copies).
+A random split then puts copies on both sides, and the test score measures memory, not
+generalisation. :func:`leakage_experiment` measures by how much; :func:`split` fixes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEATURES = ["n_chars", "n_words", "n_digits", "upper_share", "has_url", "has_phone"]
+
+
+def normalize_text(text: pd.Series) -> pd.Series:
+    """The key used to spot copies: lower case, outer spaces stripped, inner runs of space collapsed."""
+    return text.astype(str).str.lower().str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Strip texts, lower-case labels, drop rows without text or with an unknown label."""
+    out = df.copy()
+    out["text"] = out["text"].astype("string").str.strip()
+    out["label"] = out["label"].astype("string").str.strip().str.lower()
+    keep = out["text"].notna() & (out["text"].str.len() > 0) & out["label"].isin(["ham", "spam"])
+    return out[keep].reset_index(drop=True)
+
+
+def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep the first row of each normalised text; return the rows kept and the count removed."""
+    dup = normalize_text(df["text"]).duplicated()
+    return df[~dup].reset_index(drop=True), int(dup.sum())
+
+
+def add_features(df: pd.DataFrame) -> pd.DataFrame:
+    """Numeric features from the text, and the 0/1 target ``is_spam`` (lesson 01)."""
+    text = df["text"].astype(str)
+    out = df.copy()
+    out["n_chars"] = text.str.len()
+    out["n_words"] = text.str.split().str.len()
+    out["n_digits"] = text.str.count(r"\d")
+    out["upper_share"] = (text.str.count(r"[A-Z]") / out["n_chars"].clip(lower=1)).round(4)
+    out["has_url"] = text.str.contains(r"https?://|www\.|\.com\b", case=False, regex=True).astype(int)
+    out["has_phone"] = text.str.contains(r"\d{5,}", regex=True).astype(int)
+    out["is_spam"] = (df["label"] == "spam").astype(int)
+    return out
+
+
+def split(df: pd.DataFrame, test_size: float = 0.25, seed: int = 0, dedup: bool = True
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stratified train/test split; with ``dedup`` copies are removed first so no text is on both sides."""
+    from sklearn.model_selection import train_test_split
+
+    data = dedupe(df)[0] if dedup else df
+    return train_test_split(data, test_size=test_size, random_state=seed, stratify=data["label"])
+
+
+def overlap(train: pd.DataFrame, test: pd.DataFrame) -> int:
+    """How many test rows have a (normalised) copy in train: 0 for a split without leakage."""
+    return int(normalize_text(test["text"]).isin(set(normalize_text(train["text"]))).sum())
+
+
+def _fit_score(train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    vec = TfidfVectorizer(sublinear_tf=True)
+    model = LogisticRegression(max_iter=1000).fit(vec.fit_transform(train["text"]), train["label"] == "spam")
+    y_pred = model.predict(vec.transform(test["text"]))
+    y_true = (test["label"] == "spam").to_numpy()
+    seen = normalize_text(test["text"]).isin(set(normalize_text(train["text"]))).to_numpy()
+    f1_seen = f1_score(y_true[seen], y_pred[seen]) if seen.any() and y_true[seen].any() else float("nan")
+    return float(f1_score(y_true, y_pred)), float(f1_seen)
+
+
+def leakage_experiment(df: pd.DataFrame, seeds: list[int] | range = range(5), test_size: float = 0.25
+                       ) -> pd.DataFrame:
+    """TF-IDF + logistic regression scored on a naive split and on a de-duplicated split (lesson 01).
+
+    Returns one row per seed: ``overlap_share`` (test rows with a copy in train),
+    ``f1_naive``, ``f1_on_copies`` (naive split, only the copied test rows) and ``f1_dedup``.
+    """
+    import pandas as pd
+
+    rows = []
+    for seed in seeds:
+        train, test = split(df, test_size, seed, dedup=False)
+        f1_naive, f1_copies = _fit_score(train, test)
+        share = overlap(train, test) / len(test)
+        f1_dedup, _ = _fit_score(*split(df, test_size, seed, dedup=True))
+        rows.append({"seed": seed, "overlap_share": share, "f1_naive": f1_naive,
+                     "f1_on_copies": f1_copies, "f1_dedup": f1_dedup})
+    return pd.DataFrame(rows).set_index("seed")
