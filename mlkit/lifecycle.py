@@ -164,7 +164,7 @@ def lifecycle_map(start: int = 1) -> ipywidgets.VBox:
 
     picker.observe(show, names="value")
     next_button.on_click(step)
-    box = w.VBox([picker, next_button, card])
+    box = w.VBox([next_button, picker, card])  # the first button moves the map on
     box.add_class("mlkit-main")
     return box
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,6 +99,21 @@ def _clean(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the duration of a block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
 def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: bool) -> NotebookResult:
     """Execute one notebook (in this process's kernel manager) and describe the outcome."""
     import nbformat
@@ -112,18 +128,17 @@ def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: 
     run_params = dict(params)
     if fast and "fast" in declared:
         run_params.setdefault("fast", True)
-    os.environ[STRICT_ENV] = "1"
-    if fast:
-        os.environ["MLKIT_FAST"] = "1"
     in_lessons = nb_path.parent == LESSON_DIR.resolve()
     name = nb_path.stem if in_lessons else f"{nb_path.parent.name}/{nb_path.stem}"
     result = NotebookResult(name=name, path=str(nb_path), output=str(out_path))
     start = time.perf_counter()
+    kernel_env = {STRICT_ENV: "1", **({"MLKIT_FAST": "1"} if fast else {})}
     try:
-        papermill.execute_notebook(
-            str(nb_path), str(out_path), parameters=run_params, kernel_name="python3",
-            progress_bar=False, cwd=str(nb_path.parent), execution_timeout=timeout,
-        )
+        with _environment(kernel_env):  # the kernel inherits it; restored afterwards
+            papermill.execute_notebook(
+                str(nb_path), str(out_path), parameters=run_params, kernel_name="python3",
+                progress_bar=False, cwd=str(nb_path.parent), execution_timeout=timeout,
+            )
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.error = {

@@ -22,7 +22,7 @@ def test_card_names_tools_lesson_and_escapes_html():
 
 def test_map_widget_follows_the_loop_and_wraps_around():
     box = lifecycle.lifecycle_map(start=5)
-    picker, button, card = box.children
+    button, picker, card = box.children
     assert "mlkit-main" in box._dom_classes and "5. Monitoring" in card.value
     button.click()
     assert picker.value == 6 and "6. Retraining" in card.value

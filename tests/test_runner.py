@@ -95,3 +95,12 @@ def test_cli_unknown_device_is_a_clear_error(tmp_path):
     nb = make_notebook(tmp_path / "dev.ipynb", "import mlkit\nmlkit.setup('t', device=device)", params="device = None")
     res = cli("run", str(nb), "-p", "device", "tpu", "-o", str(tmp_path / "out"))
     assert res.returncode == 1 and "DeviceError: Unknown device 'tpu'. Valid devices: auto, cuda, mps, cpu" in res.stdout
+
+
+def test_runner_leaves_the_callers_environment_alone(notebooks, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLKIT_STRICT", raising=False)
+    monkeypatch.delenv("MLKIT_FAST", raising=False)
+    runner.run_notebooks([str(notebooks / "ok.ipynb")], fast=True, output_dir=tmp_path, progress=False)
+    import os
+
+    assert "MLKIT_STRICT" not in os.environ and "MLKIT_FAST" not in os.environ

@@ -312,12 +312,13 @@ def solution_source(lesson: str, name: str, solutions_dir: Path | None = None) -
     if not path.exists():
         raise LookupError(f"The solutions notebook {path} is not here (it ships with the course repository).")
     nb = json.loads(path.read_text(encoding="utf-8"))
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        source = "".join(cell.get("source", []))
-        if name in _defined_names(source):
-            return clean_solution(source)
+    sources = ["".join(c.get("source", [])) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    # Names assigned in hidden tests do not count; a cell holding a solution region wins.
+    defining = [clean_solution(s) for s in sources if name in _defined_names(clean_solution(s))]
+    with_region = [clean_solution(s) for s in sources
+                   if "BEGIN SOLUTION" in s and name in _defined_names(clean_solution(s))]
+    if with_region or defining:
+        return (with_region or defining)[0]
     raise LookupError(f"No cell in {path.name} defines `{name}`.")
 
 
