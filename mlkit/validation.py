@@ -73,7 +73,9 @@ def results_table(result: Any) -> pd.DataFrame:
             detail = error or (r.get("partial_unexpected_list") or [])[:3] or detail
         rows.append({"expectation": label(res.expectation_config), "success": bool(res.success),
                      "unexpected": r.get("unexpected_count"), "detail": detail})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["expectation", "success", "unexpected", "detail"])
+    table["unexpected"] = table["unexpected"].astype("Int64")
+    return table
 
 
 def failures(result: Any) -> pd.DataFrame:

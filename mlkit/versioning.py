@@ -27,12 +27,28 @@ _ENV = {"DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": 
         "GIT_COMMITTER_EMAIL": "learner@example.invalid"}
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 class VersioningError(MlkitError, RuntimeError):
     """A git or dvc command failed; the message holds the command and its output."""
 
 
+class Output(str):
+    """A command's output: a plain string that a notebook does not echo a second time."""
+
+    def _ipython_display_(self) -> None:  # already printed by sh()
+        pass
+
+
+def _tidy(text: str) -> str:
+    """Terminal output without colour codes and progress spinners."""
+    lines = (_ANSI.sub("", line).rstrip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line and line[0] not in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏").strip()
+
+
 def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = True, check: bool = True,
-       timeout: float = 300) -> str:
+       timeout: float = 300) -> Output:
     """Run one git/dvc command line in ``cwd``, show it like a terminal, return its output.
 
     The venv's ``bin`` goes first on PATH, so ``dvc`` and ``python`` are the course's.
@@ -45,7 +61,7 @@ def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = Tru
         raise VersioningError(f"`{argv[0]}` is not installed (needed for: {shlex.join(argv)}).") from None
     except subprocess.TimeoutExpired:
         raise VersioningError(f"`{shlex.join(argv)}` took more than {timeout:.0f} s.") from None
-    output = (proc.stdout + proc.stderr).strip()
+    output = Output(_tidy(proc.stdout + "\n" + proc.stderr))
     if echo:
         print(f"$ {shlex.join(argv)}" + (f"\n{output}" if output else ""))
     if check and proc.returncode != 0:

@@ -125,7 +125,7 @@ def _check_q2(split_without_leakage) -> str:
 
     df = _with_variants(_sms())
     out = split_without_leakage(df.copy(), test_size=0.25, seed=0)
-    if not (isinstance(out, tuple) and len(out) == 2):
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise Mistake(f"split_without_leakage should return (train, test); it returned {type(out).__name__}.")
     train, test = out
     key = dataprep.normalize_text
