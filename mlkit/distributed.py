@@ -32,24 +32,55 @@ def torchrun_command(nproc: int = 2, out: str | os.PathLike = "ddp_result.json",
     return args
 
 
-def run_ddp(
+class DdpJob:
+    """A torchrun job running in the background (like a job submitted to a cluster):
+    ``result()`` waits for it and returns rank 0's JSON result."""
+
+    def __init__(self, cmd: list[str], out: Path, env: dict[str, str], timeout: float) -> None:
+        self.cmd, self.out, self.timeout = cmd, out, timeout
+        self.log = out.with_suffix(".log")
+        self._log = open(self.log, "w")
+        self.t0 = time.perf_counter()
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                        stdin=subprocess.DEVNULL)
+
+    @property
+    def done(self) -> bool:
+        return self.process.poll() is not None
+
+    def result(self) -> dict[str, Any]:
+        """Wait for the job; return its result plus ``wall_s``. Raises RuntimeError with the log if it failed."""
+        try:
+            rc = self.process.wait(timeout=max(1.0, self.timeout - (time.perf_counter() - self.t0)))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            rc = self.process.wait()
+        finally:
+            self._log.close()
+        wall = time.perf_counter() - self.t0
+        if rc != 0 or not self.out.exists():
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+            raise RuntimeError(f"torchrun failed (exit {rc}); its log {self.log}:\n{tail}")
+        return {**json.loads(self.out.read_text()), "wall_s": wall}
+
+
+def start_ddp(
     nproc: int = 2, *, epochs: int = 3, batch_size: int = 64, lr: float = 2e-3, seed: int = 0, n_train: int = 0,
     device: str = "cpu", out_dir: str | os.PathLike | None = None, threads_per_proc: int = 1, timeout: float = 600,
-) -> dict[str, Any]:
-    """Train the lesson's CNN on the MNIST sample with ``nproc`` DDP processes; return rank 0's
-    result (accuracy, loss, backend, seconds, ...) plus ``wall_s``, the time torchrun took.
-
-    Raises RuntimeError with the processes' output if the run fails."""
+) -> DdpJob:
+    """Start training the lesson's CNN on the MNIST sample with ``nproc`` DDP processes,
+    in the background; ``.result()`` waits and returns rank 0's result (accuracy, loss,
+    backend, seconds, ...) plus ``wall_s``, the time torchrun took."""
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mlkit-ddp-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "ddp_result.json"
     out.unlink(missing_ok=True)
     cmd = torchrun_command(nproc, out, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                            n_train=n_train, device=device)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_proc), "PYTHONUNBUFFERED": "1"}
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0 or not out.exists():
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-        raise RuntimeError(f"torchrun failed (exit {proc.returncode}):\n{tail}")
-    return {**json.loads(out.read_text()), "wall_s": wall}
+    return DdpJob(cmd, out, env, timeout)
+
+
+def run_ddp(nproc: int = 2, **options: Any) -> dict[str, Any]:
+    """:func:`start_ddp` and wait for its result."""
+    return start_ddp(nproc, **options).result()

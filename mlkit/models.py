@@ -85,6 +85,15 @@ class Split:
     def n_features(self) -> int:
         return int(self.X_train[0].numel())
 
+    def holdout(self, fraction: float = 0.15, seed: int = 0) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Split the training part into (X_fit, y_fit) and a validation pair (X_val, y_val),
+        so that early stopping and model choice never look at the test set."""
+        n = len(self.X_train)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        k = int(round(n * fraction))
+        val, fit = order[:k], order[k:]
+        return (self.X_train[fit], self.y_train[fit]), (self.X_train[val], self.y_train[val])
+
     def subset(self, n_train: int) -> Split:
         """The first ``n_train`` training rows (a quick run), same test set."""
         return Split(self.X_train[:n_train], self.y_train[:n_train], self.X_test, self.y_test, self.classes, self.extra)

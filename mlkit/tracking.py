@@ -54,18 +54,51 @@ def ui_command(ws: Workspace) -> list[str]:
     ]
 
 
-def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0) -> BackgroundServer:
+def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0, wait: bool = True) -> BackgroundServer:
     """Start the MLflow UI on 127.0.0.1 (a free port) and print its address.
 
-    Returns the running :class:`~mlkit.servers.BackgroundServer`: call ``.stop()`` when done
-    (the lesson's last cell does; it is also stopped when the kernel exits)."""
+    With ``wait=False`` it starts in the background (its start-up takes seconds) and
+    :func:`wait_ui` waits for it later. Returns the :class:`~mlkit.servers.BackgroundServer`:
+    call ``.stop()`` when done (the lesson's last cell does; it also stops at kernel exit).
+    Start it after :func:`experiment`, which creates the database tables."""
+    import threading
+
     from mlkit.servers import BackgroundServer
 
     server = BackgroundServer(
         ui_command(ws), name="MLflow UI", port=port, health_path="/health", startup_timeout=timeout,
         log_file=ws.root / "mlflow-ui.log",
         env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"},
-    ).start()
+    )
+    if wait:
+        server.start()
+        print(f"MLflow UI: {server.url}  (stop it with .stop())")
+        return server
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except BaseException as exc:  # re-raised by wait_ui in the notebook's thread
+            errors.append(exc)
+
+    server.starting = threading.Thread(target=start, name="mlflow-ui-start", daemon=True)
+    server.start_errors = errors
+    server.starting.start()
+    return server
+
+
+def wait_ui(server: BackgroundServer, timeout: float = 120.0) -> BackgroundServer:
+    """Wait until a UI started with ``start_ui(ws, wait=False)`` answers; print its address."""
+    from mlkit.errors import MlkitError
+
+    thread = getattr(server, "starting", None)
+    if thread is not None:
+        thread.join(timeout)
+    for exc in getattr(server, "start_errors", []):
+        raise exc
+    if not server.running:
+        raise MlkitError(f"The MLflow UI is not running. Its log:\n{server.log_tail()}")
     print(f"MLflow UI: {server.url}  (stop it with .stop())")
     return server
 
