@@ -8,6 +8,7 @@ the lab settings and workspaces, and ``MLKIT_HOME`` in a temporary directory, an
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -51,14 +52,21 @@ def lab(chromium_path, tmp_path_factory) -> labdriver.LabServer:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path):
-    """Headless Chromium driven by Playwright (the system binary; nothing downloaded)."""
+def browser(chromium_path, tmp_path_factory):
+    """Headless Chromium driven by Playwright (the system binary; nothing downloaded).
+
+    Its HOME and XDG folders are temporary too (crash reports, caches), so a run writes
+    nothing into the user's home; the profile is Playwright's own temporary one.
+    """
     from playwright.sync_api import sync_playwright
 
+    home = tmp_path_factory.mktemp("chromium-home")
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"))  # fmt: skip
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=chromium_path, headless=True, args=labdriver.CHROMIUM_ARGS,
-            timeout=120_000,
+            env=env, timeout=120_000,
         )  # fmt: skip
         try:
             yield b

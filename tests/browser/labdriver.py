@@ -115,6 +115,19 @@ _USER_SETTINGS = {
 }
 
 
+def _own_session_dying_with_parent() -> None:
+    """In the child before exec: a session of its own (so stop() can signal the whole group),
+    and on Linux SIGTERM when the test process dies, so a killed pytest leaves no server."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 class LabServer:
     """JupyterLab on 127.0.0.1 serving ``root_dir``, isolated in ``state_dir``.
 
@@ -197,7 +210,7 @@ class LabServer:
         self._log = log
         self.proc = subprocess.Popen(
             cmd, cwd=self.root_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, preexec_fn=_own_session_dying_with_parent,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -441,7 +454,8 @@ _OUTPUTS_JS = (
     const outs = c.model.outputs;
     for (let j = 0; j < outs.length; j++) {
       const o = outs.get(j).toJSON();
-      if (o.output_type === 'error') res.modelErrors.push({cell: i, ename: o.ename, evalue: o.evalue});
+      if (o.output_type === 'error') res.modelErrors.push({cell: i, ename: o.ename, evalue: o.evalue,
+        traceback: (o.traceback || []).join('\\n').slice(-3000), source: src.slice(0, 300)});
     }
   });
   const root = w.content.node;
@@ -472,7 +486,10 @@ _OUTPUTS_JS = (
       if (n) seen.add(n);
       const text = n ? (n.innerText || n.textContent || '') : '';
       const failed = !n || text.includes('Error displaying widget') || !!n.querySelector('.jupyter-widgets-error-widget');
-      res.widgets.push({cell: i, views: n ? views(n) : 0, failed,
+      // a widget the kernel closed (a finished tqdm bar with leave=False, ...): its view is
+      // gone and the renderer hides itself; that is not a rendering failure
+      const closed = !!n && !failed && n.classList.contains('lm-mod-hidden') && !text.trim();
+      res.widgets.push({cell: i, views: n ? views(n) : 0, failed, closed,
                         text: n ? text.slice(0, 200) : '(no output node)'});
     }
   });
@@ -696,19 +713,27 @@ def check_notebook(
         # 3. let widget views render (async), then read the outputs
         def widgets_settled():
             res = page.evaluate(_OUTPUTS_JS, rel_path)
-            pending = [w for w in res["widgets"] if not w["views"] and not w["failed"]]
+            pending = [w for w in res["widgets"] if not (w["views"] or w["failed"] or w.get("closed"))]
             return None if pending else res
 
         res = _poll(widgets_settled, _timeout("widget_render", 15), 0.5) or page.evaluate(_OUTPUTS_JS, rel_path)
         for e in res["modelErrors"]:
-            report.add("error-output", f"cell {e['cell']}: {e['ename']}: {e['evalue']}")
+            tb = _strip_ansi(e.get("traceback") or "").strip().splitlines()
+            where = next((ln.strip() for ln in reversed(tb) if ln.lstrip().startswith("---->")), "")
+            report.add("error-output", f"cell {e['cell']}: {e['ename']}: {e['evalue']}"
+                                       + (f"\n    at {where}" if where else ""))  # fmt: skip
         if not res["modelErrors"]:
             for e in res["domErrors"]:
                 report.add("error-output", f"cell {e['cell']} shows an error: {e['text'][:300]}")
         if res["unexecuted"]:
             report.add("not-executed", f"code cells not executed: {res['unexecuted']}")
-        report.widget_outputs = len(res["widgets"])
+        closed = [w for w in res["widgets"] if w.get("closed")]
+        if closed:
+            report.notes.append(f"{len(closed)} widget output(s) closed by the kernel (not checked)")
+        report.widget_outputs = len(res["widgets"]) - len(closed)
         for w in res["widgets"]:
+            if w.get("closed"):
+                continue
             if w["views"] and not w["failed"]:
                 report.widgets_rendered += 1
             else:

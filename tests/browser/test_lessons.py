@@ -48,7 +48,8 @@ def test_harness_passes_a_working_widget_notebook(lab, page, screenshot_dir):
     report = check_notebook(page, lab, _fixture("good_widget.ipynb"), screenshot_dir)
     print(report.summary())
     assert report.ok, report.summary()
-    assert report.widget_outputs == report.widgets_rendered == 2
+    # the main widget, an HTML widget, a kept tqdm bar; a closed bar and a closed label are skipped
+    assert report.widget_outputs == report.widgets_rendered == 3
     assert report.main_before != report.main_after
     assert "Clicked 1 times" in report.main_after
     assert Path(report.screenshot).is_file()
@@ -83,3 +84,10 @@ def test_harness_catches_a_slider_observer_that_raises(lab, page, screenshot_dir
     assert not report.ok
     errors = [p for p in report.problems if p.kind == "callback-error"]
     assert errors and "ValueError" in errors[0].detail, report.summary()
+
+
+def test_harness_catches_a_dead_button_and_a_failing_cell(lab, page, screenshot_dir):
+    report = check_notebook(page, lab, _fixture("dead_button_and_cell_error.ipynb"), screenshot_dir)
+    print(report.summary())
+    assert {"error-output", "not-executed", "main-widget-unresponsive"} <= report.kinds(), report.summary()
+    assert any("this lesson's check fails" in p.detail for p in report.problems)
