@@ -77,17 +77,18 @@ def _fit_score(train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, float]:
     return float(f1_score(y_true, y_pred)), float(f1_seen)
 
 
-def leakage_experiment(df: pd.DataFrame, seeds: list[int] | range = range(5), test_size: float = 0.25
-                       ) -> pd.DataFrame:
+def leakage_experiment(df: pd.DataFrame, seeds: list[int] | range = range(5), test_size: float = 0.25,
+                       progress: bool = True) -> pd.DataFrame:
     """TF-IDF + logistic regression scored on a naive split and on a de-duplicated split (lesson 01).
 
     Returns one row per seed: ``overlap_share`` (test rows with a copy in train),
     ``f1_naive``, ``f1_on_copies`` (naive split, only the copied test rows) and ``f1_dedup``.
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     rows = []
-    for seed in seeds:
+    for seed in tqdm(list(seeds), desc="splits", disable=not progress):
         train, test = split(df, test_size, seed, dedup=False)
         f1_naive, f1_copies = _fit_score(train, test)
         share = overlap(train, test) / len(test)
