@@ -60,7 +60,8 @@ def csv_vs_parquet(df: pd.DataFrame, folder: str | os.PathLike, repeats: int = 3
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"csv": folder / "events.csv", "parquet": folder / "events.parquet"}
     writers = {"csv": lambda p: df.to_csv(p, index=False), "parquet": lambda p: df.to_parquet(p, index=False)}
-    readers = {"csv": lambda p, **kw: pd.read_csv(p, **kw), "parquet": lambda p, **kw: pd.read_parquet(p, **kw)}
+    readers = {"csv": lambda p, **kw: pd.read_csv(p, **kw),
+               "parquet": lambda p, **kw: pd.read_parquet(p, **kw)}
     column = {"csv": {"usecols": ["n_chars"]}, "parquet": {"columns": ["n_chars"]}}
     rows = []
     for fmt, path in paths.items():

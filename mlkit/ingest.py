@@ -81,7 +81,8 @@ def build_systems(df: pd.DataFrame, folder: str | os.PathLike, release: int = 1)
     tmp = paths["api_store"].with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for row in api.itertuples(index=False):
-            fh.write(json.dumps({"msg_id": int(row.id), "message": row.text, "is_spam": row.label == "spam"}) + "\n")
+            record = {"msg_id": int(row.id), "message": row.text, "is_spam": row.label == "spam"}
+            fh.write(json.dumps(record) + "\n")
     os.replace(tmp, paths["api_store"])  # atomic: the API never reads a half-written store
     return paths
 
@@ -219,7 +220,9 @@ def merge_sources(frames: dict[str, pd.DataFrame], ingested_at: datetime | None 
         part = frame[["id", "text", "label"]].copy()
         part["source"] = source
         parts.append(part)
-    raw = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id", "text", "label", "source"])
+    if not parts:
+        raise IngestError("No sources to merge.")
+    raw = pd.concat(parts, ignore_index=True)
     raw["id"] = raw["id"].astype("int64")
     raw["ingested_at"] = when
     raw["n_chars"] = raw["text"].str.len().astype("Int64")

@@ -64,9 +64,10 @@ def results_table(result: Any) -> pd.DataFrame:
     rows = []
     for res in result.results:
         r = res.result or {}
-        error = (res.exception_info or {}).get("exception_message") if isinstance(res.exception_info, dict) else None
-        if error is None and isinstance(res.exception_info, dict):  # GX nests per-metric errors
-            nested = [v for v in res.exception_info.values() if isinstance(v, dict) and v.get("raised_exception")]
+        info = res.exception_info if isinstance(res.exception_info, dict) else {}
+        error = info.get("exception_message")
+        if error is None:  # GX nests per-metric errors
+            nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
             error = nested[0].get("exception_message") if nested else None
         detail = r.get("observed_value")
         if not res.success:
@@ -96,9 +97,11 @@ def gate(df: pd.DataFrame, suite: Any, name: str = "batch") -> pd.DataFrame:
     if result.success:
         return df
     failed = failures(result)
-    lines = [f"  - {row.expectation}: " + (f"{int(row.unexpected)} unexpected, e.g. {row.detail}"
-                                           if pd.notna(row.unexpected) and row.unexpected else f"{row.detail}")
-             for row in failed.itertuples()]
+    lines = []
+    for row in failed.itertuples():
+        counted = pd.notna(row.unexpected) and row.unexpected
+        what = f"{int(row.unexpected)} unexpected, e.g. {row.detail}" if counted else f"{row.detail}"
+        lines.append(f"  - {row.expectation}: {what}")
     raise DataValidationError(
         f"Data validation failed: {len(failed)} of {len(result.results)} expectations failed on "
         f"{name!r} ({len(df)} rows); nothing downstream ran.\n" + "\n".join(lines)
@@ -238,8 +241,9 @@ def fault_injector(df: pd.DataFrame, suite: Any, seed: int = 0):
             batch = df if fault.value == "clean" else inject(df, fault.value, severity.value, seed)
             result = validate(batch, suite)
             table = results_table(result)
+            n_failed = int((~table.success).sum())
             verdict = ("<b style='color:green'>PASSED: the gate lets this batch through</b>" if result.success
-                       else f"<b style='color:#c00'>REFUSED: {int((~table.success).sum())} expectation(s) failed</b>")
+                       else f"<b style='color:#c00'>REFUSED: {n_failed} expectation(s) failed</b>")
             out.value = (f"<p>{html.escape(fault.value)} at severity {severity.value:.2f} "
                          f"({len(batch)} rows): {verdict}</p>" + table.to_html(index=False, escape=True))
         except Exception as exc:  # a widget callback must never raise

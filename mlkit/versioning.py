@@ -69,7 +69,8 @@ def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = Tru
     return output
 
 
-def init_repo(repo: str | os.PathLike, remote: str | os.PathLike, *, reset: bool = True, echo: bool = True) -> Path:
+def init_repo(repo: str | os.PathLike, remote: str | os.PathLike, *, reset: bool = True,
+              echo: bool = True) -> Path:
     """A fresh git + DVC repository with a local-directory remote named ``storage`` (lesson 01).
 
     With ``reset`` (the default) an existing repository and remote are deleted first, so

@@ -40,7 +40,8 @@ def test_split_has_no_overlap_and_keeps_the_spam_share(sms):
 
 
 def test_features_on_known_messages():
-    df = pd.DataFrame({"text": ["WIN cash: call 0800123456 now www.win.com", "ok see you"], "label": ["spam", "ham"]})
+    df = pd.DataFrame({"text": ["WIN cash: call 0800123456 now www.win.com", "ok see you"],
+                       "label": ["spam", "ham"]})
     f = dataprep.add_features(df)
     assert f.n_chars.tolist() == [41, 10] and f.n_words.tolist() == [6, 3]
     assert f.n_digits.tolist() == [10, 0] and f.has_phone.tolist() == [1, 0] and f.has_url.tolist() == [1, 0]

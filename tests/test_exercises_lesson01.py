@@ -41,7 +41,8 @@ def test_q1_reference_passes():
 def test_q1_mistakes():
     in_set = gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"])
     _expect(ex.q1, lambda: [in_set], says="empty texts")
-    _expect(ex.q1, lambda: [gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)], says="'Spam'")
+    lengths = gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)
+    _expect(ex.q1, lambda: [lengths], says="'Spam'")
     _expect(ex.q1, lambda: [in_set, gxe.ExpectTableRowCountToBeBetween(min_value=1000, max_value=1000)],
             says="Too strict")
     _expect(ex.q1, lambda: [gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham"])],
@@ -51,7 +52,8 @@ def test_q1_mistakes():
 
 
 # --- q2 ----------------------------------------------------------------------------------------
-def _dedup_split(df, test_size=0.25, seed=0, key=lambda s: s.str.lower().str.strip(), keep="first", stratify=True):
+def _dedup_split(df, test_size=0.25, seed=0, key=lambda s: s.str.lower().str.strip(), keep="first",
+                 stratify=True):
     d = df[~key(df.text).duplicated(keep=keep)]
     return tuple(train_test_split(d, test_size=test_size, random_state=seed,
                                   stratify=d.label if stratify else None))
@@ -103,7 +105,8 @@ def test_q4_reference_passes_and_mistakes_are_named():
         _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"])
 
     def with_checkout(repo, tag):
-        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"], "dvc checkout data/messages.csv.dvc")
+        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"],
+            "dvc checkout data/messages.csv.dvc")
 
     _expect(ex.q4, restore, "passed")
     _expect(ex.q4, only_git, says="dvc checkout")

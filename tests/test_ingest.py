@@ -40,7 +40,8 @@ def test_systems_split_a_release_by_id_with_their_own_schemas(sms, systems):
 
 def test_release_2_holds_every_message(sms, tmp_path):
     paths = ingest.build_systems(sms, tmp_path, release=2)
-    n = len(ingest.read_file(paths["parquet"])) + len(ingest.read_sqlite(paths["sqlite"], "SELECT id FROM messages"))
+    n = len(ingest.read_file(paths["parquet"]))
+    n += len(ingest.read_sqlite(paths["sqlite"], "SELECT id FROM messages"))
     assert n + len(pd.read_json(paths["api_store"], lines=True)) == len(sms)
     with pytest.raises(ingest.IngestError):
         ingest.release_ids(10, 3)
@@ -99,7 +100,8 @@ def test_unreachable_api_is_an_ingest_error():
 
 
 def test_merge_adds_metadata_sorts_and_checks_schema(systems):
-    frames = {"file": ingest.read_file(systems["csv"]), "sqlite": ingest.read_sqlite(systems["sqlite"], ingest.SQL_QUERY)}
+    frames = {"file": ingest.read_file(systems["csv"]),
+              "sqlite": ingest.read_sqlite(systems["sqlite"], ingest.SQL_QUERY)}
     raw = ingest.merge_sources(frames, ingested_at=pd.Timestamp("2026-01-02 03:04"))
     assert list(raw.columns) == ingest.RAW_COLUMNS
     assert raw.id.is_monotonic_increasing and raw.id.is_unique
@@ -111,7 +113,8 @@ def test_merge_adds_metadata_sorts_and_checks_schema(systems):
 
 def test_api_schema_maps_to_the_common_one():
     api_df = pd.DataFrame({"msg_id": [2, 5], "message": ["a", "b"], "is_spam": [True, False]})
-    assert ingest.api_to_common(api_df).to_dict("list") == {"id": [2, 5], "text": ["a", "b"], "label": ["spam", "ham"]}
+    want = {"id": [2, 5], "text": ["a", "b"], "label": ["spam", "ham"]}
+    assert ingest.api_to_common(api_df).to_dict("list") == want
 
 
 def test_landing_round_trips_with_stable_bytes(systems, tmp_path):

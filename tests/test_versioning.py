@@ -19,7 +19,8 @@ def repo(tmp_path):
 
 def test_sh_shows_the_command_and_its_output(tmp_path, capsys):
     out = versioning.sh("git --version", tmp_path)
-    assert out.startswith("git version") and capsys.readouterr().out.startswith("$ git --version\ngit version")
+    assert out.startswith("git version")
+    assert capsys.readouterr().out.startswith("$ git --version\ngit version")
     out._ipython_display_()  # printed once already: a notebook does not echo it again
 
 
@@ -83,7 +84,8 @@ def test_dvc_hash_of_a_file_without_outs_is_explained(tmp_path):
 
 
 def test_stages_ran_reads_repro_output():
-    out = "Running stage 'ingest':\n> python ...\nStage 'validate' didn't change, skipping\nRunning stage 'featurize':"
+    out = ("Running stage 'ingest':\n> python ...\nStage 'validate' didn't change, skipping\n"
+           "Running stage 'featurize':")
     assert versioning.stages_ran(out) == ["ingest", "featurize"]
     assert versioning.stages_ran("Data and pipelines are up to date.") == []
 

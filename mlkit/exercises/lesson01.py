@@ -75,7 +75,8 @@ def _suite_from(expectations: Any):
                       "[gxe.ExpectColumnValuesToNotBeNull(column='text')].")
     wrong = [type(e).__name__ for e in expectations if not isinstance(e, Expectation)]
     if wrong:
-        raise Mistake(f"Items of the list must be GX expectations (gxe.Expect...(...)); found {', '.join(wrong)}.")
+        raise Mistake("Items of the list must be GX expectations (gxe.Expect...(...)); "
+                      f"found {', '.join(wrong)}.")
     return gx.ExpectationSuite(name="learner_suite", expectations=[e.copy() for e in expectations])
 
 
@@ -139,11 +140,12 @@ def _check_q2(split_without_leakage) -> str:
                       "Deduplicate on a normalised text (lower case, stripped), not on the raw text.")
     n_unique = int((~key(df.text).duplicated()).sum())
     if len(train) + len(test) < n_unique:
-        raise Mistake(f"train + test hold {len(train) + len(test)} messages but there are {n_unique} distinct "
-                      "ones: keep one copy of each text (drop_duplicates keeps the first by default; "
+        raise Mistake(f"train + test hold {len(train) + len(test)} messages but there are {n_unique} "
+                      "distinct ones: keep one copy of each text (drop_duplicates keeps the first one; "
                       "keep=False drops them all).")
     if len(train) + len(test) > n_unique:
-        raise Mistake(f"train + test hold {len(train) + len(test)} rows, more than the {n_unique} distinct texts.")
+        raise Mistake(f"train + test hold {len(train) + len(test)} rows, more than the {n_unique} "
+                      "distinct texts.")
     share = len(test) / n_unique
     if abs(share - 0.25) > 0.01:
         raise Mistake(f"The test set holds {share:.1%} of the messages; test_size=0.25 asks for 25%.")
@@ -288,7 +290,8 @@ def _check_q4(restore) -> str:
                           "current .dvc file: first bring back the .dvc file of the tag with "
                           "`git checkout v1 -- data/messages.csv.dvc`.")
         if got != v1:
-            raise Mistake(f"After restore(repo, 'v1') the data's MD5 is {got[:8]}..., not release 1's {v1[:8]}....")
+            raise Mistake(f"After restore(repo, 'v1') the data's MD5 is {got[:8]}..., "
+                          f"not release 1's {v1[:8]}....")
         restore(repo, "v2")
         if versioning.file_md5(data) != v2:
             raise Mistake("restore(repo, 'v2') did not bring release 2 back: use the tag argument.")
@@ -311,7 +314,8 @@ q4 = Question(
     LESSON, "q4", "Restore an earlier data version with DVC", answer="restore", check=_check_q4,
     hints=[
         "Two steps: git brings back the small .dvc file of the tag; DVC makes the data match it.",
-        "git checkout TAG -- data/messages.csv.dvc, then dvc checkout, or dvc pull when the cache may be empty.",
+        "git checkout TAG -- data/messages.csv.dvc, then dvc checkout "
+        "(or dvc pull when the cache may be empty).",
     ],
 )
 
