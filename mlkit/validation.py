@@ -245,7 +245,9 @@ def fault_injector(df: pd.DataFrame, suite: Any, seed: int = 0):
             verdict = ("<b style='color:green'>PASSED: the gate lets this batch through</b>" if result.success
                        else f"<b style='color:#c00'>REFUSED: {n_failed} expectation(s) failed</b>")
             out.value = (f"<p>{html.escape(fault.value)} at severity {severity.value:.2f} "
-                         f"({len(batch)} rows): {verdict}</p>" + table.to_html(index=False, escape=True))
+                         f"({len(batch)} rows): {verdict}</p>"
+                         + table.assign(success=table.success.map({True: "✓", False: "✗ failed"}))
+                         .to_html(index=False, escape=True, na_rep=""))
         except Exception as exc:  # a widget callback must never raise
             out.value = f"<b style='color:#c00'>Could not validate: {html.escape(str(exc))}</b>"
 
