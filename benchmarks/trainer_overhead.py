@@ -1,0 +1,127 @@
+"""Does mlkit's Trainer cost anything over a plain PyTorch loop? (lesson 02)
+
+Same model, same data, same batches, same optimizer: a bare loop (forward, loss, backward,
+step, nothing else) against ``Trainer.fit`` with its defaults (progress bar on, loss
+accumulated on the device). Runs alternate (plain, Trainer, plain, ...) so that a noisy
+machine hurts both alike; the medians of the training throughput are compared.
+
+    .venv/bin/python benchmarks/trainer_overhead.py [--device cpu|cuda] [--repeats 7] [--out FILE.json]
+
+Passes when Trainer throughput / plain throughput >= 0.95 for every model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mlkit import models, training  # noqa: E402
+
+THRESHOLD = 0.95
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, device: str) -> float:
+    """The bare loop; returns training samples per second."""
+    model = model.to(device)
+    X, y = X.to(device), y.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.randperm(len(X), generator=gen).to(X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i : i + batch_size]
+            loss = loss_fn(model(X[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    _sync(device)
+    return epochs * len(X) / (time.perf_counter() - t0)
+
+
+def trainer_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, device: str, amp) -> float:
+    """The same work through Trainer.fit (defaults: progress bar on); returns samples per second."""
+    trainer = training.Trainer(model, device=device, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, amp=amp)
+    X, y = X.to(device), y.to(device)  # as Trainer does for tensors; outside the timing in both
+    _sync(device)
+    t0 = time.perf_counter()
+    trainer.fit((X, y))
+    _sync(device)
+    return epochs * len(X) / (time.perf_counter() - t0)
+
+
+def workloads(fast: bool = False):
+    """(name, make_model, X, y, epochs, batch_size, lr) for the lesson's two models."""
+    spam = models.spam_data()
+    digits = models.mnist_data()
+    n = 1000 if fast else len(digits.X_train)
+    return [
+        ("SpamMLP (TF-IDF 3000 -> 64 -> 2)", lambda: models.SpamMLP(spam.n_features), spam.X_train, spam.y_train, 3, 64, 1e-3),
+        ("SmallCNN (MNIST 28x28)", lambda: models.SmallCNN(), digits.X_train[:n], digits.y_train[:n], 1, 64, 2e-3),
+    ]
+
+
+def run(device: str = "cpu", repeats: int = 7, fast: bool = False, amp: bool | str = False) -> dict:
+    """Alternate plain and Trainer runs; return medians and the ratio per workload.
+
+    AMP is off by default so that both sides do the same arithmetic (the plain loop has none)."""
+    threads = training.set_threads()
+    out = {"device": device, "threads": threads, "torch": torch.__version__, "python": platform.python_version(),
+           "repeats": repeats, "threshold": THRESHOLD, "results": []}
+    if device.startswith("cuda"):
+        out["gpu"] = torch.cuda.get_device_name(0)
+    for name, make, X, y, epochs, bs, lr in workloads(fast):
+        plain, mine = [], []
+        for r in range(repeats + 1):  # the first pair warms up (allocator, caches) and is dropped
+            torch.manual_seed(0)
+            p = plain_loop(make(), X, y, epochs, bs, lr, 0, device)
+            torch.manual_seed(0)
+            t = trainer_loop(make(), X, y, epochs, bs, lr, 0, device, amp)
+            if r:
+                plain.append(p)
+                mine.append(t)
+        row = {"workload": name, "plain_samples_per_s": statistics.median(plain),
+               "trainer_samples_per_s": statistics.median(mine)}
+        row["ratio"] = row["trainer_samples_per_s"] / row["plain_samples_per_s"]
+        row["passed"] = row["ratio"] >= THRESHOLD
+        out["results"].append(row)
+        print(f"{name:34s} plain {row['plain_samples_per_s']:>10,.0f}/s  Trainer {row['trainer_samples_per_s']:>10,.0f}/s"
+              f"  ratio {row['ratio']:.3f}  {'ok' if row['passed'] else 'BELOW ' + str(THRESHOLD)}", flush=True)
+    out["passed"] = all(r["passed"] for r in out["results"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--fast", action="store_true", help="a smaller CNN workload")
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    result = run(args.device, args.repeats, args.fast)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print("PASS" if result["passed"] else "FAIL", f"(Trainer / plain >= {THRESHOLD})")
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
