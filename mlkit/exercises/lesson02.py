@@ -148,8 +148,7 @@ def _make_runs(n: int = 4) -> tuple[str, list[str], str]:
             mlflow.log_metrics({"val_loss": loss, "test_f1": f1})
             model = torch.nn.Linear(4, 2)
             example = torch.zeros(2, 4).numpy()
-            mlflow.pytorch.log_model(model, name="model", input_example=example,
-                                     pip_requirements=["torch"], serialization_format="pickle")
+            mlflow.pytorch.log_model(model, name="model", input_example=example, pip_requirements=["torch"])
             ids.append(run.info.run_id)
     # an unfinished run with an even better loss: it must not win
     with mlflow.start_run(run_name="crashed") as run:
@@ -185,7 +184,7 @@ def _check_q2(register_best) -> str:
         if str(getattr(version, "version", version)) != str(mv.version):
             raise Mistake(f"register_best returned {version!r}; return the registered version "
                           "(what mlflow.register_model returns, or its .version).")
-        model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+        model = mlflow.pyfunc.load_model(f"models:/{name}@champion", model_config={"device": "cpu"})
         out = model.predict(__import__("numpy").zeros((1, 4), dtype="float32"))
         # a second call registers a new version and moves the alias
         again = register_best(exp_id, name)
