@@ -164,8 +164,11 @@ class LabServer:
             PYTHONUNBUFFERED="1",
             PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         )
-        env.pop("JUPYTER_PATH", None)
-        env.pop("JUPYTER_TOKEN", None)
+        # What a learner's JupyterLab would not have: test-suite settings (the root
+        # conftest.py sets MPLBACKEND=Agg, which turns every inline plot into the text
+        # "<Figure size ...>"), the batch runner's strict mode, another Jupyter's paths.
+        for name in ("JUPYTER_PATH", "JUPYTER_TOKEN", "MPLBACKEND", "MLKIT_STRICT"):
+            env.pop(name, None)
         env.update(self.extra_env)
         return env
 
@@ -501,6 +504,14 @@ _OUTPUTS_JS = (
       res.widgets.push({cell: cellIndex(n), views: 0, failed: true, text: text.slice(0, 200)});
     }
   }
+  // a matplotlib figure shown as its text repr: the learner sees no plot
+  res.textFigures = [];
+  for (const n of root.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/plain"]')) {
+    const text = (n.textContent || '').trim();
+    if (/^<Figure size [0-9.]+x[0-9.]+ with [0-9]+ Axes>$/.test(text)) {
+      res.textFigures.push({cell: cellIndex(n), text, inWidget: !!n.closest('.widget-output')});
+    }
+  }
   for (const n of root.querySelectorAll('.mlkit-main')) res.mains.push((n.innerText || '').slice(0, 300));
   return res;
 }
@@ -524,7 +535,8 @@ class Problem:
     """One thing a learner would see go wrong."""
 
     kind: str  # error-output | not-executed | widget-not-rendered | no-main-widget |
-    # main-widget-unresponsive | callback-error | kernel-error | kernel-dead | timeout
+    # main-widget-unresponsive | callback-error | kernel-error | figure-not-rendered |
+    # kernel-dead | timeout | harness
     detail: str
 
     def __str__(self) -> str:
@@ -540,6 +552,7 @@ class NotebookReport:
     timings: dict[str, float] = field(default_factory=dict)
     widgets_rendered: int = 0
     widget_outputs: int = 0
+    closed_widgets: int = 0
     main_before: str | None = None
     main_after: str | None = None
     screenshot: str | None = None
@@ -554,13 +567,15 @@ class NotebookReport:
         return {p.kind for p in self.problems}
 
     def add(self, kind: str, detail: str) -> None:
-        self.problems.append(Problem(kind, detail))
+        if not any(p.kind == kind and p.detail == detail for p in self.problems):
+            self.problems.append(Problem(kind, detail))
 
     def summary(self) -> str:
         lines = [f"{self.path}: {'OK' if self.ok else f'{len(self.problems)} problem(s)'}"]
         lines += [f"  - {p}" for p in self.problems]
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
-        lines.append(f"  widgets: {self.widgets_rendered}/{self.widget_outputs} widget outputs rendered")
+        lines.append(f"  widgets: {self.widgets_rendered}/{self.widget_outputs} widget outputs rendered"
+                     + (f" ({self.closed_widgets} closed by the kernel, not checked)" if self.closed_widgets else ""))
         if self.screenshot:
             lines.append(f"  screenshot: {self.screenshot}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -573,7 +588,8 @@ class NotebookReport:
         d = {
             "path": self.path, "ok": self.ok, "problems": [vars(p) for p in self.problems],
             "timings": self.timings, "widgets_rendered": self.widgets_rendered,
-            "widget_outputs": self.widget_outputs, "main_before": self.main_before,
+            "widget_outputs": self.widget_outputs, "closed_widgets": self.closed_widgets,
+            "main_before": self.main_before,
             "main_after": self.main_after, "screenshot": self.screenshot,
             "console_errors": self.console_errors, "notes": self.notes,
         }  # fmt: skip
@@ -711,38 +727,14 @@ def check_notebook(
         t = mark("run_all", t)
 
         # 3. let widget views render (async), then read the outputs
-        def widgets_settled():
-            res = page.evaluate(_OUTPUTS_JS, rel_path)
-            pending = [w for w in res["widgets"] if not (w["views"] or w["failed"] or w.get("closed"))]
-            return None if pending else res
-
-        res = _poll(widgets_settled, _timeout("widget_render", 15), 0.5) or page.evaluate(_OUTPUTS_JS, rel_path)
-        for e in res["modelErrors"]:
-            tb = _strip_ansi(e.get("traceback") or "").strip().splitlines()
-            where = next((ln.strip() for ln in reversed(tb) if ln.lstrip().startswith("---->")), "")
-            report.add("error-output", f"cell {e['cell']}: {e['ename']}: {e['evalue']}"
-                                       + (f"\n    at {where}" if where else ""))  # fmt: skip
-        if not res["modelErrors"]:
-            for e in res["domErrors"]:
-                report.add("error-output", f"cell {e['cell']} shows an error: {e['text'][:300]}")
-        if res["unexecuted"]:
-            report.add("not-executed", f"code cells not executed: {res['unexecuted']}")
-        closed = [w for w in res["widgets"] if w.get("closed")]
-        if closed:
-            report.notes.append(f"{len(closed)} widget output(s) closed by the kernel (not checked)")
-        report.widget_outputs = len(res["widgets"]) - len(closed)
-        for w in res["widgets"]:
-            if w.get("closed"):
-                continue
-            if w["views"] and not w["failed"]:
-                report.widgets_rendered += 1
-            else:
-                report.add("widget-not-rendered", f"cell {w['cell']}: widget output shows "
-                                                  f"{w['text'].strip()[:150]!r} ({w['views']} views)")  # fmt: skip
+        res = _settled_outputs(page, rel_path)
+        _record_outputs(report, res)
         t = mark("checks", t)
 
-        # 4. the main widget answers one interaction
+        # 4. the main widget answers one interaction; then look again (a callback can show
+        #    new widgets, errors or plots)
         _interact(page, rel_path, report, res["mains"])
+        _record_outputs(report, _settled_outputs(page, rel_path))
         t = mark("interact", t)
     except _Abort:
         pass
@@ -786,6 +778,47 @@ def check_notebook(
         if screenshot_dir is not None:
             (screenshot_dir / f"{stem}.json").write_text(report.to_json())
     return report
+
+
+def _settled_outputs(page, path: str) -> dict:
+    """The outputs once every widget view has rendered, failed, or been closed (async)."""
+
+    def settled():
+        res = page.evaluate(_OUTPUTS_JS, path)
+        pending = [w for w in res["widgets"] if not (w["views"] or w["failed"] or w.get("closed"))]
+        return None if pending else res
+
+    return _poll(settled, _timeout("widget_render", 15), 0.5) or page.evaluate(_OUTPUTS_JS, path)
+
+
+def _record_outputs(report: NotebookReport, res: dict) -> None:
+    """Turn one scan of the outputs into problems (a second scan adds only new ones)."""
+    for e in res["modelErrors"]:
+        tb = _strip_ansi(e.get("traceback") or "").strip().splitlines()
+        where = next((ln.strip() for ln in reversed(tb) if ln.lstrip().startswith("---->")), "")
+        report.add("error-output", f"cell {e['cell']}: {e['ename']}: {e['evalue']}"
+                                   + (f"\n    at {where}" if where else ""))  # fmt: skip
+    if not res["modelErrors"]:  # errors shown inside widgets (an Output widget)
+        for e in res["domErrors"]:
+            report.add("error-output", f"cell {e['cell']} shows an error: {e['text'][:300]}")
+    if res["unexecuted"]:
+        report.add("not-executed", f"code cells not executed: {res['unexecuted']}")
+    for f in res["textFigures"]:
+        where = "inside a widget" if f["inWidget"] else "as a cell output"
+        report.add("figure-not-rendered", f"cell {f['cell']}: a matplotlib figure is shown {where} as the "
+                                          f"text {f['text']!r}, not as an image")  # fmt: skip
+    closed = [w for w in res["widgets"] if w.get("closed")]
+    report.closed_widgets = len(closed)
+    report.widget_outputs = len(res["widgets"]) - len(closed)
+    report.widgets_rendered = 0
+    for w in res["widgets"]:
+        if w.get("closed"):
+            continue
+        if w["views"] and not w["failed"]:
+            report.widgets_rendered += 1
+        else:
+            report.add("widget-not-rendered", f"cell {w['cell']}: widget output shows "
+                                              f"{w['text'].strip()[:150]!r} ({w['views']} views)")  # fmt: skip
 
 
 def _interact(page, path: str, report: NotebookReport, mains: list[str]) -> None:

@@ -86,8 +86,9 @@ def test_harness_catches_a_slider_observer_that_raises(lab, page, screenshot_dir
     assert errors and "ValueError" in errors[0].detail, report.summary()
 
 
-def test_harness_catches_a_dead_button_and_a_failing_cell(lab, page, screenshot_dir):
-    report = check_notebook(page, lab, _fixture("dead_button_and_cell_error.ipynb"), screenshot_dir)
+def test_harness_catches_a_dead_button_a_text_figure_and_a_failing_cell(lab, page, screenshot_dir):
+    report = check_notebook(page, lab, _fixture("other_failures.ipynb"), screenshot_dir)
     print(report.summary())
-    assert {"error-output", "not-executed", "main-widget-unresponsive"} <= report.kinds(), report.summary()
+    expected = {"error-output", "not-executed", "main-widget-unresponsive", "figure-not-rendered"}
+    assert expected <= report.kinds(), report.summary()
     assert any("this lesson's check fails" in p.detail for p in report.problems)
