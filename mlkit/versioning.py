@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,13 +49,13 @@ def _tidy(text: str) -> str:
 
 
 def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = True, check: bool = True,
-       timeout: float = 300) -> Output:
+       timeout: float = 300, env: dict[str, str] | None = None) -> Output:
     """Run one git/dvc command line in ``cwd``, show it like a terminal, return its output.
 
     The venv's ``bin`` goes first on PATH, so ``dvc`` and ``python`` are the course's.
     """
     argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
-    env = {**os.environ, **_ENV, "PATH": _BIN + os.pathsep + os.environ.get("PATH", "")}
+    env = {**os.environ, **_ENV, **(env or {}), "PATH": _BIN + os.pathsep + os.environ.get("PATH", "")}
     try:
         proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
@@ -84,7 +85,11 @@ def init_repo(repo: str | os.PathLike, remote: str | os.PathLike, *, reset: bool
     remote.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         sh("git init -q -b main", repo, echo=echo)
-        sh("dvc init -q", repo, echo=echo)
+        # DVC's per-repository index goes inside the repository, not in /var/tmp/dvc (plumbing)
+        site = str(repo.resolve() / ".dvc" / "tmp" / "site")
+        with tempfile.TemporaryDirectory() as scratch:
+            sh("dvc init -q", repo, echo=echo, env={"DVC_SITE_CACHE_DIR": scratch})
+        sh(["dvc", "config", "--local", "core.site_cache_dir", site], repo, echo=False)
         sh(["dvc", "remote", "add", "-d", "storage", str(remote.resolve())], repo, echo=echo)
         sh("git add .dvc .dvcignore", repo, echo=False)
         sh(["git", "commit", "-q", "-m", "Initialise DVC with a local remote"], repo, echo=echo)

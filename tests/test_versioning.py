@@ -38,6 +38,7 @@ def test_tidy_removes_colour_codes_and_spinners():
 
 def test_init_repo_makes_git_dvc_and_a_remote_and_resets(tmp_path, repo):
     assert (repo / ".git").is_dir() and (repo / ".dvc" / "config").exists()
+    assert str(repo.resolve() / ".dvc" / "tmp" / "site") in (repo / ".dvc" / "config.local").read_text()
     assert str((tmp_path / "remote").resolve()) in versioning.sh("dvc remote list", repo, echo=False)
     (repo / "junk.txt").write_text("x")
     again = versioning.init_repo(tmp_path / "repo", tmp_path / "remote", echo=False)
