@@ -2,8 +2,9 @@
 
 Same model, same data, same batches, same optimizer: a bare loop (forward, loss, backward,
 step, nothing else) against ``Trainer.fit`` with its defaults (progress bar on, loss
-accumulated on the device). Runs alternate (plain, Trainer, plain, ...) so that a noisy
-machine hurts both alike; the medians of the training throughput are compared.
+accumulated on the device). Runs alternate in pairs, each pair in the opposite order of the
+last (which one goes second matters on a busy machine), so that noise hurts both alike.
+The best run of each is compared (noise only slows runs down); medians are reported too.
 
     .venv/bin/python benchmarks/trainer_overhead.py [--device cpu|cuda] [--repeats 7] [--out FILE.json]
 
@@ -39,7 +40,7 @@ def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, 
     """The bare loop; returns training samples per second."""
     model = model.to(device)
     X, y = X.to(device), y.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)  # the Trainer's default
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
     model.train()
@@ -74,8 +75,8 @@ def workloads(fast: bool = False):
     digits = models.mnist_data()
     n = 1000 if fast else len(digits.X_train)
     return [
-        ("SpamMLP (TF-IDF 3000 -> 64 -> 2)", lambda: models.SpamMLP(spam.n_features), spam.X_train, spam.y_train, 3, 64, 1e-3),
-        ("SmallCNN (MNIST 28x28)", lambda: models.SmallCNN(), digits.X_train[:n], digits.y_train[:n], 1, 64, 2e-3),
+        ("SpamMLP (TF-IDF 3000 -> 64 -> 2)", lambda: models.SpamMLP(spam.n_features), spam.X_train, spam.y_train, 6, 64, 1e-3),
+        ("SmallCNN (MNIST 28x28)", lambda: models.SmallCNN(), digits.X_train[:n], digits.y_train[:n], 2, 64, 2e-3),
     ]
 
 
@@ -91,20 +92,29 @@ def run(device: str = "cpu", repeats: int = 7, fast: bool = False, amp: bool | s
     for name, make, X, y, epochs, bs, lr in workloads(fast):
         plain, mine = [], []
         for r in range(repeats + 1):  # the first pair warms up (allocator, caches) and is dropped
-            torch.manual_seed(0)
-            p = plain_loop(make(), X, y, epochs, bs, lr, 0, device)
-            torch.manual_seed(0)
-            t = trainer_loop(make(), X, y, epochs, bs, lr, 0, device, amp)
+            speeds = {}
+            # alternate which goes first: the second of a pair runs on a warmer (or hotter) machine
+            for which in (("plain", "trainer") if r % 2 else ("trainer", "plain")):
+                torch.manual_seed(0)
+                if which == "plain":
+                    speeds[which] = plain_loop(make(), X, y, epochs, bs, lr, 0, device)
+                else:
+                    speeds[which] = trainer_loop(make(), X, y, epochs, bs, lr, 0, device, amp)
             if r:
-                plain.append(p)
-                mine.append(t)
-        row = {"workload": name, "plain_samples_per_s": statistics.median(plain),
-               "trainer_samples_per_s": statistics.median(mine)}
+                plain.append(speeds["plain"])
+                mine.append(speeds["trainer"])
+        # the best run of each: noise from other processes only ever slows a run down, so the
+        # fastest run is the best estimate of what the code costs (timeit's rule)
+        row = {"workload": name, "plain_samples_per_s": max(plain), "trainer_samples_per_s": max(mine),
+               "plain_median": statistics.median(plain), "trainer_median": statistics.median(mine),
+               "median_of_pair_ratios": statistics.median(t / p for t, p in zip(mine, plain))}
         row["ratio"] = row["trainer_samples_per_s"] / row["plain_samples_per_s"]
         row["passed"] = row["ratio"] >= THRESHOLD
         out["results"].append(row)
-        print(f"{name:34s} plain {row['plain_samples_per_s']:>10,.0f}/s  Trainer {row['trainer_samples_per_s']:>10,.0f}/s"
-              f"  ratio {row['ratio']:.3f}  {'ok' if row['passed'] else 'BELOW ' + str(THRESHOLD)}", flush=True)
+        print(f"{name:34s} best: plain {row['plain_samples_per_s']:>9,.0f}/s  Trainer {row['trainer_samples_per_s']:>9,.0f}/s"
+              f"  ratio {row['ratio']:.3f}  {'ok' if row['passed'] else 'BELOW ' + str(THRESHOLD)}"
+              f"  (medians {row['plain_median']:,.0f} / {row['trainer_median']:,.0f}; median pair ratio "
+              f"{row['median_of_pair_ratios']:.3f})", flush=True)
     out["passed"] = all(r["passed"] for r in out["results"])
     return out
 
