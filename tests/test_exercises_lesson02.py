@@ -127,7 +127,7 @@ def test_q4_reference_passes():
 def test_q4_mistakes():
     _expect(ex.q4, _run(seed_weights=False), says="different losses")
     _expect(ex.q4, _run(use_seed=False), says="not used")
-    _expect(ex.q4, lambda X, y, seed: 0.5, says="list of the epoch losses")
+    _expect(ex.q4, lambda X, y, seed: 0.5, says="list of epoch losses")
 
 
 # --- quiz --------------------------------------------------------------------------------------
