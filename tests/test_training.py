@@ -119,3 +119,30 @@ def test_set_threads_never_exceeds_cores():
     n = training.set_threads(1000)
     assert 1 <= n <= (os.cpu_count() or 1)
     assert torch.get_num_threads() == n
+
+
+def test_live_panel_click_trains_and_updates_the_text():
+    pytest.importorskip("ipywidgets")
+    X, y = _data()
+    panel = training.live_panel(lambda: _model(), (X, y), (X, y), epochs=2, max_epochs=3)
+    assert "mlkit-main" in panel._dom_classes
+    before = panel.status.value
+    panel.train_button.click()
+    assert panel.status.value != before and "val accuracy" in panel.status.value
+    assert panel.train_button.description == "Train again" and not panel.train_button.disabled
+
+
+def test_live_panel_callback_never_raises():
+    pytest.importorskip("ipywidgets")
+    X, y = _data()
+
+    def broken():
+        raise ValueError("no model today")
+
+    panel = training.live_panel(broken, (X, y), (X, y))
+    panel.train_button.click()  # must not raise
+    assert "Could not train" in panel.status.value and "no model today" in panel.status.value
+    panel = training.live_panel(lambda: _model(), (X, y), (X, y), lr=10 ** -0.5, epochs=1)
+    panel.lr.value = 10 ** -0.5
+    panel.train_button.click()
+    assert panel.train_button.description == "Train again"
