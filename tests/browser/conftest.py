@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-import labdriver
-
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # also under --import-mode=importlib
+    sys.path.insert(0, str(HERE))
+
+import labdriver  # noqa: E402
+
 REPO = HERE.parents[1]
 NOTEBOOKS = REPO / "notebooks"
 FIXTURES = HERE / "fixtures"
@@ -30,6 +34,8 @@ def chromium_path() -> str:
     """The system Chromium, or skip every browser test with the reason."""
     path, info = labdriver.find_chromium()
     if path is None:
+        if os.environ.get("MLKIT_REQUIRE_BROWSER", "") in {"1", "true", "yes"}:
+            pytest.fail(f"MLKIT_REQUIRE_BROWSER is set but there is no usable Chromium: {info}")
         pytest.skip(f"browser tests need Chromium: {info}")
     return path
 

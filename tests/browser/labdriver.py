@@ -464,7 +464,8 @@ _OUTPUTS_JS = (
   const root = w.content.node;
   const cellIndex = (n) => {
     const cell = n.closest('.jp-Cell');
-    return cell ? Array.from(cell.parentNode.children).filter(x => x.classList.contains('jp-Cell')).indexOf(cell) : -1;
+    if (!cell) return -1;
+    return Array.from(cell.parentNode.children).filter(x => x.classList.contains('jp-Cell')).indexOf(cell);
   };
   const views = (n) => {
     let k = 0;
@@ -488,7 +489,8 @@ _OUTPUTS_JS = (
       const n = child ? (child.node.querySelector('.jp-OutputArea-output') || child.node) : null;
       if (n) seen.add(n);
       const text = n ? (n.innerText || n.textContent || '') : '';
-      const failed = !n || text.includes('Error displaying widget') || !!n.querySelector('.jupyter-widgets-error-widget');
+      const failed = !n || text.includes('Error displaying widget')
+                     || !!n.querySelector('.jupyter-widgets-error-widget');
       // a widget the kernel closed (a finished tqdm bar with leave=False, ...): its view is
       // gone and the renderer hides itself; that is not a rendering failure
       const closed = !!n && !failed && n.classList.contains('lm-mod-hidden') && !text.trim();
@@ -500,7 +502,8 @@ _OUTPUTS_JS = (
   for (const n of root.querySelectorAll('.jp-OutputArea-output')) {
     if (seen.has(n)) continue;
     const text = (n.textContent || '').trim();
-    if (text.startsWith('Error displaying widget') || n.querySelector(':scope > .jupyter-widgets > .jupyter-widgets-error-widget')) {
+    if (text.startsWith('Error displaying widget')
+        || n.querySelector(':scope > .jupyter-widgets > .jupyter-widgets-error-widget')) {
       res.widgets.push({cell: cellIndex(n), views: 0, failed: true, text: text.slice(0, 200)});
     }
   }
@@ -574,8 +577,8 @@ class NotebookReport:
         lines = [f"{self.path}: {'OK' if self.ok else f'{len(self.problems)} problem(s)'}"]
         lines += [f"  - {p}" for p in self.problems]
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
-        lines.append(f"  widgets: {self.widgets_rendered}/{self.widget_outputs} widget outputs rendered"
-                     + (f" ({self.closed_widgets} closed by the kernel, not checked)" if self.closed_widgets else ""))
+        closed = f" ({self.closed_widgets} closed by the kernel, not checked)" if self.closed_widgets else ""
+        lines.append(f"  widgets: {self.widgets_rendered}/{self.widget_outputs} rendered{closed}")
         if self.screenshot:
             lines.append(f"  screenshot: {self.screenshot}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -640,6 +643,11 @@ def _wait_idle(page, path: str, report: NotebookReport, timeout: float, settle: 
     return bool(_poll(idle, timeout))
 
 
+def _started(st: dict) -> bool:
+    """Run All took: a cell queued, running or done, the kernel busy, or nothing to run."""
+    return bool(st.get("nRunning") or st.get("nDone") or st.get("status") == "busy" or not st.get("nCode"))
+
+
 def _dismiss_dialogs(page) -> None:
     """Accept any modal dialog (e.g. 'Select Kernel' for a notebook without a kernelspec)."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
@@ -654,6 +662,7 @@ def check_notebook(
     screenshot_dir: Path | None = None,
     *,
     run_timeout: float | None = None,
+    interaction_timeout: float | None = None,
 ) -> NotebookReport:
     """Open ``rel_path`` (relative to the server's root) in ``page``, run it, check it.
 
@@ -702,8 +711,7 @@ def check_notebook(
         # 2. run all; retry if the kernel dropped the request (nothing started at all)
         for attempt in range(3):
             page.evaluate(_RUN_ALL_JS, rel_path)
-            started = _poll(lambda: (lambda s: s.get("nRunning") or s.get("nDone") or s.get("status") == "busy")(
-                _state(page, rel_path)), 20)  # fmt: skip
+            started = _poll(lambda: _started(_state(page, rel_path)), 20)
             if started:
                 break
             report.notes.append(f"Run All started nothing (attempt {attempt + 1}); running it again")
@@ -733,7 +741,7 @@ def check_notebook(
 
         # 4. the main widget answers one interaction; then look again (a callback can show
         #    new widgets, errors or plots)
-        _interact(page, rel_path, report, res["mains"])
+        _interact(page, rel_path, report, res["mains"], interaction_timeout or _timeout("interaction", 30))
         _record_outputs(report, _settled_outputs(page, rel_path))
         t = mark("interact", t)
     except _Abort:
@@ -754,7 +762,7 @@ def check_notebook(
                 report.add("kernel-error", "IOPub data rate exceeded: an output is too big for the front end")
         # kernel-side log: comm handler exceptions that never reach iopub
         log = server.log_since(log_offset)
-        if "Exception in comm_msg" in log or "Error in widget callback" in log:
+        if "Exception in comm_msg" in log:
             tail = log[log.find("Exception in comm_msg"):][:1500]
             if not report.kinds() & {"callback-error"}:
                 report.add("callback-error", f"the kernel logged a widget callback exception:\n{tail}")
@@ -817,11 +825,11 @@ def _record_outputs(report: NotebookReport, res: dict) -> None:
         if w["views"] and not w["failed"]:
             report.widgets_rendered += 1
         else:
-            report.add("widget-not-rendered", f"cell {w['cell']}: widget output shows "
-                                              f"{w['text'].strip()[:150]!r} ({w['views']} views)")  # fmt: skip
+            shows = w["text"].strip()[:150]
+            report.add("widget-not-rendered", f"cell {w['cell']}: the widget output shows {shows!r}")
 
 
-def _interact(page, path: str, report: NotebookReport, mains: list[str]) -> None:
+def _interact(page, path: str, report: NotebookReport, mains: list[str], timeout: float) -> None:
     """Click the first button in ``.mlkit-main`` (or nudge its first slider); its text must change.
 
     "First button" skips disabled buttons and the already selected option of a ToggleButtons.
@@ -855,10 +863,10 @@ def _interact(page, path: str, report: NotebookReport, mains: list[str]) -> None
         now = page.evaluate(_MAIN_TEXT_JS)
         return now if (now != before and st.get("status") == "idle" and not st.get("nRunning")) else None
 
-    after = _poll(changed, _timeout("interaction", 30), 0.25)
+    after = _poll(changed, timeout, 0.25)
     _wait_idle(page, path, report, 60, settle=0.75)
     after = page.evaluate(_MAIN_TEXT_JS)
     report.main_after = (after or "").split("\u0000")[0]
     if after == before:
-        report.add("main-widget-unresponsive",
-                   f"after a {action} the '.mlkit-main' widget still shows {report.main_before[:200]!r}")  # fmt: skip
+        shows = report.main_before[:200]
+        report.add("main-widget-unresponsive", f"after a {action}, '.mlkit-main' still shows {shows!r}")

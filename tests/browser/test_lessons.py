@@ -87,7 +87,9 @@ def test_harness_catches_a_slider_observer_that_raises(lab, page, screenshot_dir
 
 
 def test_harness_catches_a_dead_button_a_text_figure_and_a_failing_cell(lab, page, screenshot_dir):
-    report = check_notebook(page, lab, _fixture("other_failures.ipynb"), screenshot_dir)
+    # the dead button never changes anything: wait 5 s for it, not the default 30 s
+    nb = _fixture("other_failures.ipynb")
+    report = check_notebook(page, lab, nb, screenshot_dir, interaction_timeout=5)
     print(report.summary())
     expected = {"error-output", "not-executed", "main-widget-unresponsive", "figure-not-rendered"}
     assert expected <= report.kinds(), report.summary()
