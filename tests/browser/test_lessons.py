@@ -5,8 +5,9 @@ check that no cell shows an error, every widget output rendered, the main widget
 (``.mlkit-main``) answers a click, and no widget callback raised in the kernel.
 A screenshot and a JSON report per notebook go to ``tests/browser/screenshots/``.
 
-The fixture tests prove the harness itself: a working widget notebook passes, and a broken
-widget, a raising button callback and a raising slider observer are each caught.
+The fixture tests prove the harness itself: a working widget notebook passes, and broken
+widgets, a raising button callback, a raising slider observer, a dead button, a plot shown
+as text and a failing cell are each caught. See README.md in this folder.
 
 Run: ``scripts/install_browser.sh && .venv/bin/pytest -m browser tests/browser``.
 """
