@@ -6,4 +6,3 @@ import tempfile
 # Never write into the learner's ~/mlkit-workspace; lessons run with small data.
 os.environ["MLKIT_HOME"] = tempfile.mkdtemp(prefix="mlkit-test-home-")
 os.environ["MLKIT_FAST"] = "1"
-os.environ.setdefault("MPLBACKEND", "Agg")
