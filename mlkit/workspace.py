@@ -117,6 +117,11 @@ def setup(
     )
     os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri
     os.environ["MLFLOW_REGISTRY_URI"] = ws.tracking_uri
+    # With a sqlite store, MLflow puts the artifacts of every new experiment under ./mlruns
+    # of the current folder (the repository!). This variable is the default artifact root
+    # its sqlite store reads (mlflow 3.x, tracking/_tracking_service/utils.py); `mlflow server`
+    # exports the same one. It keeps `mlflow.set_experiment("any")` inside the workspace.
+    os.environ["_MLFLOW_SERVER_ARTIFACT_ROOT"] = ws.artifacts_dir.as_uri()
     if "mlflow" in sys.modules:  # already imported: tell it directly too
         import mlflow
 

@@ -56,3 +56,16 @@ def test_unwritable_home_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(MlkitError, match="MLKIT_HOME"):
         mlkit.setup("00_test", home=blocker)
+
+
+def test_mlflow_artifacts_of_any_experiment_stay_in_the_workspace(home, tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    ws = mlkit.setup("00_test")
+    mlflow.set_tracking_uri(ws.tracking_uri)
+    mlflow.set_experiment("anything")
+    with mlflow.start_run() as run:
+        mlflow.log_text("hello", "note.txt")
+    assert mlflow.get_run(run.info.run_id).info.artifact_uri.startswith(ws.artifacts_dir.as_uri())
+    assert (ws.artifacts_dir).is_dir() and not (tmp_path / "mlruns").exists()
