@@ -1,6 +1,7 @@
 """Does mlkit's Trainer cost anything over a plain PyTorch loop? (lesson 02)
 
-Same model, same data, same batches, same optimizer: a bare loop (forward, loss, backward,
+Same model, same data, same batches, same optimizer, same random numbers (on the CPU the two
+end with bit-identical weights, which the script checks): a bare loop (forward, loss, backward,
 step, nothing else) against ``Trainer.fit`` with its defaults (progress bar on, loss
 accumulated on the device). Runs alternate in pairs, each pair in the opposite order of the
 last (which one goes second matters on a busy machine), so that noise hurts both alike.
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from mlkit import models, training  # noqa: E402
 
 THRESHOLD = 0.95
+_LAST: dict[str, list] = {}  # final weights of the last plain and Trainer runs
 
 
 def _sync(device: str) -> None:
@@ -43,6 +45,7 @@ def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, 
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)  # the Trainer's default
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # as Trainer(seed=...) does: same dropout masks, so identical arithmetic
     model.train()
     _sync(device)
     t0 = time.perf_counter()
@@ -55,7 +58,9 @@ def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, 
             loss.backward()
             opt.step()
     _sync(device)
-    return epochs * len(X) / (time.perf_counter() - t0)
+    speed = epochs * len(X) / (time.perf_counter() - t0)
+    _LAST["plain"] = [p.detach().cpu().clone() for p in model.parameters()]
+    return speed
 
 
 def trainer_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, device: str, amp) -> float:
@@ -66,7 +71,9 @@ def trainer_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int
     t0 = time.perf_counter()
     trainer.fit((X, y))
     _sync(device)
-    return epochs * len(X) / (time.perf_counter() - t0)
+    speed = epochs * len(X) / (time.perf_counter() - t0)
+    _LAST["trainer"] = [p.detach().cpu().clone() for p in trainer.model.parameters()]
+    return speed
 
 
 def workloads(fast: bool = False):
@@ -100,6 +107,10 @@ def run(device: str = "cpu", repeats: int = 7, fast: bool = False, amp: bool | s
                     speeds[which] = plain_loop(make(), X, y, epochs, bs, lr, 0, device)
                 else:
                     speeds[which] = trainer_loop(make(), X, y, epochs, bs, lr, 0, device, amp)
+            same = all(torch.equal(a, b) for a, b in zip(_LAST["plain"], _LAST["trainer"]))
+            if r == 0 and not device.startswith("cuda") and not same:
+                raise AssertionError(f"{name}: the plain loop and the Trainer ended with different weights: "
+                                     "they did not do the same work")
             if r:
                 plain.append(speeds["plain"])
                 mine.append(speeds["trainer"])
