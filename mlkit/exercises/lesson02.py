@@ -35,19 +35,13 @@ def _spam():
     return models.spam_data(max_features=1000)
 
 
-def _fresh_tracking(tag: str) -> str:
-    """Point MLflow at a fresh sqlite store of its own (never the learner's), return its URI."""
-    import mlflow
-
-    folder = tempfile.mkdtemp(prefix=f"mlkit-ex02-{tag}-")
-    uri = f"sqlite:///{folder}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
-
-
 class _Restore:
-    """Put MLflow's tracking URI and active run back as they were after a check."""
+    """A fresh MLflow store of the check's own in a temporary folder (database and
+    artifacts; never the learner's, never the current folder), removed afterwards, and
+    MLflow's tracking URI and active run put back as they were."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
 
     def __enter__(self):
         import mlflow
@@ -55,9 +49,24 @@ class _Restore:
         self.uri, self.registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
         while mlflow.active_run():
             mlflow.end_run()
+        self.folder = tempfile.mkdtemp(prefix=f"mlkit-ex02-{self.tag}-")
+        store = f"sqlite:///{self.folder}/mlflow.db"
+        mlflow.set_tracking_uri(store)
+        mlflow.set_registry_uri(store)
         return self
 
+    def experiment(self, name: str) -> str:
+        """Create and activate an experiment whose artifacts stay in the temporary folder."""
+        import mlflow
+        from pathlib import Path
+
+        exp_id = mlflow.create_experiment(name, artifact_location=(Path(self.folder) / "artifacts").as_uri())
+        mlflow.set_experiment(experiment_id=exp_id)
+        return exp_id
+
     def __exit__(self, *exc):
+        import shutil
+
         import mlflow
 
         while mlflow.active_run():
@@ -65,6 +74,7 @@ class _Restore:
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.registry)
         os.environ["MLFLOW_TRACKING_URI"] = self.uri
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _is_number(x: Any) -> bool:
@@ -76,9 +86,8 @@ def _check_q1(train_tracked) -> str:
     import mlflow
 
     data = _spam()
-    with _Restore():
-        _fresh_tracking("q1")
-        mlflow.set_experiment("q1")
+    with _Restore("q1") as store:
+        store.experiment("q1")
         run_id = train_tracked(data.X_train[:800], data.y_train[:800], 0.01, 3)
         if mlflow.active_run() is not None:
             raise Mistake("A run is still active after train_tracked returned: use `with mlflow.start_run() as run:`.")
@@ -131,14 +140,13 @@ q1 = Question(
 
 
 # --- q2: find the best run and register it --------------------------------------------------------
-def _make_runs(n: int = 4) -> tuple[str, list[str], str]:
+def _make_runs(store: _Restore, n: int = 4) -> tuple[str, list[str], str]:
     """An experiment with n finished runs (val_loss, test_f1, a logged model); returns the
     experiment id, the run ids, and the id of the run with the lowest val_loss."""
     import mlflow
     import torch
 
-    mlflow.set_experiment("q2")
-    exp_id = mlflow.get_experiment_by_name("q2").experiment_id
+    exp_id = store.experiment("q2")
     losses = [0.31, 0.12, 0.25, 0.18][:n]  # the best (lowest) is not the first nor the last
     f1s = [0.88, 0.93, 0.95, 0.91][:n]     # the best f1 is not the best val_loss: choose on validation
     ids = []
@@ -162,9 +170,8 @@ def _check_q2(register_best) -> str:
     import mlflow
     import mlflow.pytorch  # noqa: F401  (log_model in the fixture)
 
-    with _Restore():
-        _fresh_tracking("q2")
-        exp_id, ids, best = _make_runs()
+    with _Restore("q2") as store:
+        exp_id, ids, best = _make_runs(store)
         name = "q2-model"
         version = register_best(exp_id, name)
         client = mlflow.MlflowClient()
