@@ -203,8 +203,14 @@ class Trainer:
         total = int(epochs or self.epochs)
         start = 0
         if resume:
-            path = self.checkpoint_dir / "last.pt" if resume is True and self.checkpoint_dir else Path(resume)
+            if resume is True and not self.checkpoint_dir:
+                raise ValueError("resume=True reads checkpoint_dir/last.pt: give the Trainer a checkpoint_dir, "
+                                 "or pass the checkpoint's path as resume=...")
+            path = self.checkpoint_dir / "last.pt" if resume is True else Path(resume)
             start = self.load_checkpoint(path)
+            best = path.with_name("best.pt")
+            if self.patience is not None and best.exists():  # early stopping must still return the best weights
+                self._best_state = torch.load(best, map_location=self.device, weights_only=True)["model"]
         else:
             self.history, self.best, self.best_epoch, self._best_state, self._wait = History(), None, 0, None, 0
             if self.seed is not None:

@@ -146,3 +146,23 @@ def test_live_panel_callback_never_raises():
     panel.lr.value = 10 ** -0.5
     panel.train_button.click()
     assert panel.train_button.description == "Train again"
+
+
+def test_resume_without_a_checkpoint_dir_says_what_to_do():
+    X, y = _data()
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        _trainer().fit((X, y), resume=True)
+
+
+def test_resume_keeps_the_best_weights_for_early_stopping(tmp_path):
+    X, y = _data()
+    Xv, yv = X, 1 - y
+    full = _trainer(tmp_path / "a", epochs=20, patience=2)
+    full.fit((X, y), (Xv, yv))
+    part = _trainer(tmp_path / "b", epochs=20, patience=2)
+    part.fit((X, y), (Xv, yv), epochs=2)
+    resumed = _trainer(tmp_path / "b", epochs=20, patience=2)
+    resumed.fit((X, y), (Xv, yv), resume=True)
+    assert resumed.best_epoch == full.best_epoch
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
