@@ -10,20 +10,21 @@ import json
 import sys
 from pathlib import Path
 
+from mlkit.exercises.build import KEEP_CELL_META, KERNELSPEC  # one normal form for all notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("notebooks", "solutions", "exercises")
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
 def clean(nb: dict) -> dict:
     """The notebook with no outputs, no execution counts and only stable metadata."""
     for cell in nb["cells"]:
         meta = cell.get("metadata", {})
-        cell["metadata"] = {k: v for k, v in meta.items() if k in ("tags", "editable", "deletable")}
+        cell["metadata"] = {k: v for k, v in meta.items() if k in KEEP_CELL_META}
         cell.pop("id", None)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
-    nb["metadata"] = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb["metadata"] = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     nb["nbformat"], nb["nbformat_minor"] = 4, 4
     return nb
 

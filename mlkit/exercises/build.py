@@ -26,9 +26,9 @@ from mlkit.errors import MlkitError
 
 ROOT = Path(__file__).resolve().parents[2]
 _MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
-# The same normal form as scripts/clean_notebooks.py, so `make clean-notebooks` leaves
-# generated notebooks unchanged.
-_KEEP_CELL_META = ("tags", "editable", "deletable")
+# The notebook normal form, shared with scripts/clean_notebooks.py, so that
+# `make clean-notebooks` leaves generated notebooks unchanged.
+KEEP_CELL_META = ("tags", "editable", "deletable")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 FIX = "mlkit exercises build"
 
@@ -83,7 +83,7 @@ def convert(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
         if kind == "code" and not source.strip() and _source(cell).strip():
             continue  # a cell that held only hidden tests
         new: dict[str, Any] = {"cell_type": kind}
-        new["metadata"] = {k: cell["metadata"][k] for k in _KEEP_CELL_META if k in cell.get("metadata", {})}
+        new["metadata"] = {k: cell["metadata"][k] for k in KEEP_CELL_META if k in cell.get("metadata", {})}
         new["source"] = source
         if kind == "code":
             new["execution_count"] = None
