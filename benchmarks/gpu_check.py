@@ -6,7 +6,7 @@ One command, on a machine with an NVIDIA GPU and a CUDA build of torch::
 
 It prints and writes (``--out``: ``gpu_check.json`` and ``gpu_check.md``):
 
-1. training throughput of the lesson's two models with ``training.Trainer`` on the CPU and
+1. training throughput of the lesson's two models with ``loop.Trainer`` on the CPU and
    on the GPU (fp32, and mixed precision: bf16 autocast), at the lesson's batch size and a
    larger one;
 2. the Trainer's overhead against a plain loop on the GPU (``trainer_overhead.py``);
@@ -38,7 +38,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import torch  # noqa: E402
 
-from mlkit import models, resources, training  # noqa: E402
+from mlkit.training import loop, models, resources  # noqa: E402
 
 
 def _sync(device: str) -> None:
@@ -49,7 +49,7 @@ def _sync(device: str) -> None:
 def trainer_speed(make, X, y, device: str, batch_size: int, amp, epochs: int = 3) -> float:
     """Median training samples/s over epochs 2.. (epoch 1 warms up kernels and the allocator)."""
     torch.manual_seed(0)
-    tr = training.Trainer(make(), device=device, lr=1e-3, epochs=epochs, batch_size=batch_size, seed=0,
+    tr = loop.Trainer(make(), device=device, lr=1e-3, epochs=epochs, batch_size=batch_size, seed=0,
                           amp=amp, progress=False)
     hist = tr.fit((X, y))
     _sync(device)
@@ -103,7 +103,7 @@ def memory_check(device: str) -> dict:
 
 
 def ddp_check(device: str, quick: bool) -> dict:
-    from mlkit import distributed
+    from mlkit.training import distributed
 
     res = distributed.run_ddp(2, epochs=2 if quick else 3, device=device, threads_per_proc=1)
     print(f"  DDP: backend {res['backend']} on {res['device']}, accuracy {res['accuracy']:.3f}, "
@@ -112,7 +112,7 @@ def ddp_check(device: str, quick: bool) -> dict:
 
 
 def notebook_check(device: str, fast: bool, out_dir: Path) -> dict:
-    from mlkit import runner
+    from mlkit.course import runner
 
     os.environ.setdefault("MLKIT_HOME", str(out_dir / "mlkit-home"))
     env_path = os.environ.get("PYTHONPATH", "")
@@ -133,7 +133,7 @@ def markdown(report: dict) -> str:
     rows = report.get("throughput", [])
     if rows:
         keys = list(rows[0])
-        lines += ["## Training throughput with `training.Trainer` (samples/s)", "",
+        lines += ["## Training throughput with `loop.Trainer` (samples/s)", "",
                   "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         for r in rows:
             lines.append("| " + " | ".join(f"{r[k]:,.1f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys) + " |")
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    threads = training.set_threads()
+    threads = loop.set_threads()
     report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": args.device,
               "torch": torch.__version__, "python": platform.python_version(), "threads": threads, "errors": []}
     if args.device.startswith("cuda"):

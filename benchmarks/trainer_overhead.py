@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlkit import models, training  # noqa: E402
+from mlkit.training import loop, models  # noqa: E402
 
 THRESHOLD = 0.95
 _LAST: dict[str, list] = {}  # final weights of the last plain and Trainer runs
@@ -65,7 +65,7 @@ def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, 
 
 def trainer_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, device: str, amp) -> float:
     """The same work through Trainer.fit (defaults: progress bar on); returns samples per second."""
-    trainer = training.Trainer(model, device=device, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, amp=amp)
+    trainer = loop.Trainer(model, device=device, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, amp=amp)
     X, y = X.to(device), y.to(device)  # as Trainer does for tensors; outside the timing in both
     _sync(device)
     t0 = time.perf_counter()
@@ -91,7 +91,7 @@ def run(device: str = "cpu", repeats: int = 7, fast: bool = False, amp: bool | s
     """Alternate plain and Trainer runs; return medians and the ratio per workload.
 
     AMP is off by default so that both sides do the same arithmetic (the plain loop has none)."""
-    threads = training.set_threads()
+    threads = loop.set_threads()
     out = {"device": device, "threads": threads, "torch": torch.__version__, "python": platform.python_version(),
            "repeats": repeats, "threshold": THRESHOLD, "results": []}
     if device.startswith("cuda"):

@@ -11,8 +11,8 @@ Heavy libraries (torch, mlflow, great_expectations, ...) are imported inside the
 functions that use them.
 """
 
-from mlkit.results import report
-from mlkit.workspace import Workspace, setup
+from mlkit.course.results import report
+from mlkit.course.workspace import Workspace, setup
 
 __all__ = ["Workspace", "report", "setup", "__version__"]
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 import sys
 
-from mlkit.cli import main
+from mlkit.course.cli import main
 
 sys.exit(main())

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlkit.errors import MlkitError
+from mlkit.course.errors import MlkitError
 
 ROOT = Path(__file__).resolve().parents[2]
 _MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")

@@ -81,7 +81,7 @@ def _suite_from(expectations: Any):
 
 
 def _check_q1(my_expectations) -> str:
-    from mlkit import validation
+    from mlkit.data import validation
 
     clean, _ = deliveries()
     for k, batch in enumerate([clean, _delivery(1000, 11), _delivery(600, 12)]):
@@ -122,19 +122,19 @@ def _with_variants(df):
 
 
 def _check_q2(split_without_leakage) -> str:
-    from mlkit import dataprep
+    from mlkit.data import prep
 
     df = _with_variants(_sms())
     out = split_without_leakage(df.copy(), test_size=0.25, seed=0)
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise Mistake(f"split_without_leakage should return (train, test); it returned {type(out).__name__}.")
     train, test = out
-    key = dataprep.normalize_text
+    key = prep.normalize_text
     exact = int(test.text.isin(set(train.text)).sum())
     if exact:
         raise Mistake(f"{exact} test texts are also in train, word for word. Remove the copies *before* "
                       "splitting (deduplicating each side afterwards cannot remove copies across sides).")
-    near = dataprep.overlap(train, test)
+    near = prep.overlap(train, test)
     if near:
         raise Mistake(f"{near} test texts have a copy in train that differs only in case or spaces. "
                       "Deduplicate on a normalised text (lower case, stripped), not on the raw text.")
@@ -172,7 +172,7 @@ q2 = Question(
 
 # --- q3 and q4: release and restore with DVC ---------------------------------------------------
 def _git(repo: Path, *args: str) -> str:
-    from mlkit import versioning
+    from mlkit.data import versioning
 
     return versioning.sh(["git", *args], repo, echo=False)
 
@@ -180,7 +180,7 @@ def _git(repo: Path, *args: str) -> str:
 def exercise_repo(path: str | Path, seed: int = 0) -> Path:
     """A fresh git + DVC repository with a local remote and an untracked ``data/messages.csv``
     (release 1's content). Any old one at ``path`` is deleted."""
-    from mlkit import versioning
+    from mlkit.data import versioning
 
     path = Path(path)
     repo = versioning.init_repo(path / "repo", path / "remote", echo=False)
@@ -190,7 +190,7 @@ def exercise_repo(path: str | Path, seed: int = 0) -> Path:
 
 def write_messages(repo: Path, release: int, seed: int = 0) -> str:
     """Write release 1 (800 messages) or 2 (1,200) of data/messages.csv; return its MD5."""
-    from mlkit import versioning
+    from mlkit.data import versioning
 
     target = Path(repo) / DATA_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -262,7 +262,7 @@ q3 = Question(
 
 def reference_release(repo: Path, tag: str) -> None:
     """The reference answer to q3 (used to prepare q4's repository)."""
-    from mlkit import versioning
+    from mlkit.data import versioning
 
     for cmd in (["dvc", "add", DATA_FILE], ["git", "add", f"{DATA_FILE}.dvc", "data/.gitignore"],
                 ["git", "commit", "-q", "-m", f"Release {tag}"], ["git", "tag", tag], ["dvc", "push", "-q"]):
@@ -270,7 +270,7 @@ def reference_release(repo: Path, tag: str) -> None:
 
 
 def _check_q4(restore) -> str:
-    from mlkit import versioning
+    from mlkit.data import versioning
 
     with _scratch() as tmp:
         repo = exercise_repo(tmp)

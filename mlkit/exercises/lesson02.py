@@ -30,7 +30,7 @@ LESSON = "02_training"
 # --- shared fixtures -------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _spam():
-    from mlkit import models
+    from mlkit.training import models
 
     return models.spam_data(max_features=1000)
 
@@ -228,7 +228,7 @@ _Q3_CASES = [
 
 
 def _check_q3(training_memory_gb) -> str:
-    from mlkit import resources
+    from mlkit.training import resources
 
     for params, act, batch, precision, optimizer in _Q3_CASES:
         spec = resources.ModelSpec("x", params, act, 0.0)

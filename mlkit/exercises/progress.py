@@ -24,7 +24,7 @@ VERSION = 1
 
 def progress_path() -> Path:
     """Where progress is kept: $MLKIT_HOME/progress.json."""
-    from mlkit.workspace import default_home
+    from mlkit.course.workspace import default_home
 
     return default_home() / FILE_NAME
 

@@ -1,0 +1,83 @@
+"""The ``mlkit`` command: run lessons in batch, build exercises, show progress, check data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlkit.course.errors import MlkitError
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mlkit.course import runner
+
+    params = {name: runner.parse_value(value) for name, value in args.param}
+    results = runner.run_notebooks(
+        args.notebooks, params=params, fast=args.fast, output_dir=args.output_dir,
+        workers=args.workers, timeout=args.timeout,
+    )
+    print(runner.format_summary(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from mlkit.exercises import build
+
+    return build.build_all(check=args.check)
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from mlkit.exercises import progress
+
+    print(progress.summary_text())
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from mlkit import datasets
+
+    for name, state in datasets.verify().items():
+        print(f"{name}: {state}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlkit", description="Hands-on ML lifecycle course tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute lesson notebooks in batch (papermill) and print a summary")
+    run.add_argument("notebooks", nargs="*", help="lesson names (00, 01_data), notebook paths or folders; default: every lesson")
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a notebook parameter (repeatable)")
+    run.add_argument("--fast", action="store_true", help="quick mode with small data (used by the tests)")
+    run.add_argument("-o", "--output-dir", default="runs/latest", help="where executed notebooks go (default runs/latest)")
+    run.add_argument("-j", "--workers", type=int, default=1, help="notebooks to run at once (default 1)")
+    run.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    run.set_defaults(func=_run)
+
+    ex = sub.add_parser("exercises", help="generate exercises/ from solutions/")
+    ex_sub = ex.add_subparsers(dest="action", required=True)
+    build = ex_sub.add_parser("build", help="regenerate the learner notebooks")
+    build.add_argument("--check", action="store_true", help="fail if exercises/ is out of date; write nothing")
+    build.set_defaults(func=_exercises)
+
+    sub.add_parser("progress", help="show your quiz and exercise progress").set_defaults(func=_progress)
+    data = sub.add_parser("data", help="check the shipped data files")
+    data.add_argument("action", choices=["verify"])
+    data.set_defaults(func=_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MlkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

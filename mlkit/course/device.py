@@ -1,0 +1,44 @@
+"""Pick the compute device: cuda, then mps, then cpu (used by every lesson's set-up)."""
+
+from __future__ import annotations
+
+import os
+
+from mlkit.course.errors import DeviceError
+
+VALID_DEVICES = ("auto", "cuda", "mps", "cpu")
+ENV_VAR = "MLKIT_DEVICE"
+
+
+def pick_device(name: str | None = None) -> str:
+    """Return the device to use as a string torch understands ("cuda", "mps", "cpu").
+
+    Args:
+        name: "auto" (or None) picks the best available; "cuda", "cuda:1", "mps" or
+            "cpu" ask for one. When None, the environment variable MLKIT_DEVICE is read.
+
+    Raises:
+        DeviceError: the name is unknown, or that device is not available here.
+    """
+    requested = (name or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    kind = requested.split(":", 1)[0]
+    if kind not in VALID_DEVICES:
+        raise DeviceError(
+            f"Unknown device {requested!r}. Valid devices: {', '.join(VALID_DEVICES)} "
+            f"(pass device=... to mlkit.setup or set {ENV_VAR})."
+        )
+    import torch
+
+    cuda_ok = torch.cuda.is_available()
+    mps_ok = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    if kind == "auto":
+        return "cuda" if cuda_ok else "mps" if mps_ok else "cpu"
+    if kind == "cuda" and not cuda_ok:
+        raise DeviceError(
+            "Device 'cuda' was asked for but torch sees no CUDA GPU here "
+            f"(torch {torch.__version__}). Use device='auto' or 'cpu', or install a CUDA "
+            "build of torch (see README.md, 'Using a GPU')."
+        )
+    if kind == "mps" and not mps_ok:
+        raise DeviceError("Device 'mps' was asked for but it is not available; use 'auto' or 'cpu'.")
+    return requested

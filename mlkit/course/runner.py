@@ -1,0 +1,232 @@
+"""Run lesson notebooks in batch with papermill and summarise them (``mlkit run``).
+
+Each notebook is executed in a fresh kernel, its executed copy written to an output
+folder, and the key results it reported with :func:`mlkit.report` collected into a
+summary table (also saved as ``summary.json``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlkit.course.errors import MlkitError
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSON_DIR = ROOT / "notebooks"
+STRICT_ENV = "MLKIT_STRICT"  # set while batch-running: exercise checks raise instead of only printing
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class NotebookResult:
+    """What happened to one notebook."""
+
+    name: str
+    path: str
+    output: str
+    status: str = "passed"  # or "failed"
+    seconds: float = 0.0
+    results: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None  # cell, source, ename, evalue, traceback
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def find_notebooks(names: list[str] | None = None, root: Path = ROOT) -> list[Path]:
+    """Resolve names to notebook paths: a path, a folder (all its notebooks), or a lesson
+    name or prefix in notebooks/ ("00", "01_data"). No names: every lesson."""
+    if not names:
+        names = [str(root / "notebooks")]
+    found: list[Path] = []
+    lessons = sorted((root / "notebooks").glob("*.ipynb"))
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
+        elif path.suffix == ".ipynb" and path.exists():
+            found.append(path)
+        else:
+            matches = [p for p in lessons if p.stem == name or p.stem.startswith(name)]
+            if len(matches) != 1:
+                known = ", ".join(p.stem for p in lessons) or "(none)"
+                what = "matches several notebooks" if matches else "is not a notebook"
+                raise MlkitError(f"{name!r} {what}. Known lessons: {known}; or give a path to a .ipynb file.")
+            found.append(matches[0])
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def parse_value(text: str) -> Any:
+    """A command-line parameter value: a Python literal if it is one, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The names declared in a notebook's cell tagged ``parameters``."""
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def check_parameters(paths: list[Path], params: dict[str, Any]) -> None:
+    """Refuse a parameter that a selected notebook does not declare."""
+    for path in paths:
+        declared = notebook_parameters(path)
+        if not declared:
+            raise MlkitError(f"{path.name} has no cell tagged 'parameters'; every lesson needs one.")
+        unknown = sorted(set(params) - set(declared))
+        if unknown:
+            raise MlkitError(
+                f"Unknown parameter(s) {', '.join(unknown)} for {path.name}; "
+                f"it declares: {', '.join(declared)}."
+            )
+
+
+def _clean(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables for the duration of a block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: bool) -> NotebookResult:
+    """Execute one notebook (in this process's kernel manager) and describe the outcome."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from mlkit.course.results import collect
+
+    nb_path, out_path = Path(path), Path(output)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    declared = notebook_parameters(nb_path)
+    run_params = dict(params)
+    if fast and "fast" in declared:
+        run_params.setdefault("fast", True)
+    in_lessons = nb_path.parent == LESSON_DIR.resolve()
+    name = nb_path.stem if in_lessons else f"{nb_path.parent.name}/{nb_path.stem}"
+    result = NotebookResult(name=name, path=str(nb_path), output=str(out_path))
+    start = time.perf_counter()
+    kernel_env = {STRICT_ENV: "1", **({"MLKIT_FAST": "1"} if fast else {})}
+    try:
+        with _environment(kernel_env):  # the kernel inherits it; restored afterwards
+            papermill.execute_notebook(
+                str(nb_path), str(out_path), parameters=run_params, kernel_name="python3",
+                progress_bar=False, cwd=str(nb_path.parent), execution_timeout=timeout,
+            )
+    except PapermillExecutionError as exc:
+        result.status = "failed"
+        result.error = {
+            "cell": exc.exec_count, "source": exc.source, "ename": exc.ename,
+            "evalue": exc.evalue, "traceback": _clean("\n".join(exc.traceback[-6:])),
+        }
+    except Exception as exc:  # kernel died, timeout, bad notebook file, ...
+        result.status = "failed"
+        result.error = {"cell": None, "source": "", "ename": type(exc).__name__,
+                        "evalue": _clean(str(exc)), "traceback": ""}
+    result.seconds = round(time.perf_counter() - start, 1)
+    if out_path.exists():
+        result.results = collect(nbformat.read(out_path, as_version=4))
+    return result
+
+
+def run_notebooks(
+    names: list[str] | None = None,
+    *,
+    params: dict[str, Any] | None = None,
+    fast: bool = False,
+    output_dir: str | os.PathLike = "runs/latest",
+    workers: int = 1,
+    timeout: int = 900,
+    progress: bool = True,
+) -> list[NotebookResult]:
+    """Execute notebooks with papermill and return one result each (in input order).
+
+    Args:
+        names: paths, folders or lesson names (see :func:`find_notebooks`); None: all lessons.
+        params: parameters injected into each notebook's ``parameters`` cell.
+        fast: the quick mode used by tests (``fast=True`` and $MLKIT_FAST=1).
+        output_dir: where the executed copies and summary.json go; a notebook from a
+            folder other than notebooks/ lands in a subfolder named after it.
+        workers: notebooks run at once, each in its own process and kernel.
+        timeout: seconds allowed for one cell.
+    """
+    params = dict(params or {})
+    paths = find_notebooks(names)
+    check_parameters(paths, params)
+    out_dir = Path(output_dir)
+    jobs = []
+    for p in paths:
+        sub = "" if p.parent == LESSON_DIR.resolve() else p.parent.name
+        jobs.append((str(p), str(out_dir / sub / p.name), params, timeout, fast))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=not progress)
+    results: dict[str, NotebookResult] = {}
+    if workers <= 1:
+        for job in jobs:
+            bar.set_postfix_str(Path(job[0]).stem)
+            results[job[0]] = execute(*job)
+            bar.update()
+    else:
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(execute, *job): job[0] for job in jobs}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.set_postfix_str(Path(futures[fut]).stem)
+                bar.update()
+    bar.close()
+    ordered = [results[job[0]] for job in jobs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps([asdict(r) for r in ordered], indent=2))
+    return ordered
+
+
+def format_summary(results: list[NotebookResult]) -> str:
+    """A plain-text table: notebook, status, seconds, key results; then each failure."""
+    rows = [("notebook", "status", "seconds", "key results")]
+    for r in results:
+        keys = ", ".join(f"{k}={v}" for k, v in r.results.items()) or "-"
+        rows.append((r.name, r.status.upper() if not r.passed else r.status, f"{r.seconds:.1f}", keys))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
+    passed = sum(r.passed for r in results)
+    lines.append(f"\n{passed} passed, {len(results) - passed} failed in {sum(r.seconds for r in results):.1f} s")
+    for r in results:
+        if not r.passed and r.error:
+            e = r.error
+            source = "\n".join("    " + line for line in (e["source"] or "").splitlines()[:15])
+            lines.append(
+                f"\nFAILED {r.name} (cell {e['cell']}): {e['ename']}: {e['evalue']}\n{source}\n"
+                f"  executed copy: {r.output}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Lesson 01, the data stage: collect, prepare, validate, version."""

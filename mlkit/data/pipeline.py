@@ -1,0 +1,96 @@
+"""Lesson 01: the stage commands of the DVC pipeline ``ingest -> validate -> featurize``.
+
+``dvc.yaml`` in the lesson's demo repository calls ``python -m mlkit.data.pipeline STAGE``;
+each stage reads its parameters from ``params.yaml`` in the current folder:
+
+- ``ingest``: the landed extracts in ``landing/`` -> ``data/raw.parquet``
+- ``validate``: ``data/raw.parquet`` and the suite ``expectations.json`` ->
+  ``data/validated.parquet`` and ``reports/validation.json``; exits 1 on bad data (the gate)
+- ``featurize``: ``data/validated.parquet`` -> ``data/features.parquet`` and ``reports/features.json``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _params(section: str) -> dict:
+    import yaml
+
+    path = Path("params.yaml")
+    return (yaml.safe_load(path.read_text()) or {}).get(section, {}) if path.exists() else {}
+
+
+def _write_json(path: str, data: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def ingest() -> None:
+    from mlkit.data import ingest as ing
+
+    frames = ing.read_landing("landing")
+    wanted = _params("ingest").get("sources") or list(frames)
+    raw = ing.merge_sources({name: frames[name] for name in wanted if name in frames})
+    Path("data").mkdir(exist_ok=True)
+    raw.to_parquet("data/raw.parquet", index=False)
+    print(f"ingest: {len(raw)} rows from {', '.join(wanted)}")
+
+
+def validate() -> None:
+    import pandas as pd
+
+    from mlkit.data import validation
+
+    raw = pd.read_parquet("data/raw.parquet")
+    suite = validation.load_suite("expectations.json")
+    result = validation.validate(raw, suite)
+    stats = result.statistics
+    _write_json("reports/validation.json", {"success": bool(result.success),
+                                            "evaluated": int(stats["evaluated_expectations"]),
+                                            "failed": int(stats["unsuccessful_expectations"])})
+    validation.gate(raw, suite, "data/raw.parquet")  # raises: dvc repro stops here
+    raw.to_parquet("data/validated.parquet", index=False)
+    print(f"validate: {len(raw)} rows passed {stats['evaluated_expectations']} expectations")
+
+
+def featurize() -> None:
+    import pandas as pd
+
+    from mlkit.data import prep
+
+    params = _params("featurize")
+    df = prep.clean(pd.read_parquet("data/validated.parquet"))
+    removed = 0
+    if params.get("dedup", True):
+        df, removed = prep.dedupe(df)
+    df = df[df["text"].str.len() >= int(params.get("min_chars", 1))]
+    feats = prep.add_features(df)[["id", *prep.FEATURES, "is_spam"]]
+    feats.to_parquet("data/features.parquet", index=False)
+    _write_json("reports/features.json", {"rows": len(feats), "duplicates_removed": removed,
+                                          "spam_share": round(float(feats["is_spam"].mean()), 4)})
+    print(f"featurize: {len(feats)} rows, {removed} duplicates removed")
+
+
+STAGES = {"ingest": ingest, "validate": validate, "featurize": featurize}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in STAGES:
+        print(f"usage: python -m mlkit.data.pipeline {{{'|'.join(STAGES)}}}", file=sys.stderr)
+        return 2
+    from mlkit.course.errors import MlkitError
+
+    try:
+        STAGES[args[0]]()
+    except MlkitError as exc:
+        print(f"error in stage {args[0]}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Lesson 01, versioning: real ``git`` and ``dvc`` commands in a repository in the workspace.
+
+:func:`sh` runs one command line (``"dvc add landing"``), prints it as ``$ ...`` with
+its output, and raises a clear error when it fails, so the notebook shows exactly the
+commands a learner would type. The rest is plumbing: make (or reset) the demo
+repository with a local-directory DVC remote, hash files and folders, read a ``.dvc``
+file's recorded hash, and tell which stages a ``dvc repro`` ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlkit.course.errors import MlkitError
+
+_BIN = str(Path(sys.executable).parent)  # the venv's bin: dvc, and python for the stage commands
+_ENV = {"DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "mlkit learner",
+        "GIT_AUTHOR_EMAIL": "learner@example.invalid", "GIT_COMMITTER_NAME": "mlkit learner",
+        "GIT_COMMITTER_EMAIL": "learner@example.invalid"}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class VersioningError(MlkitError, RuntimeError):
+    """A git or dvc command failed; the message holds the command and its output."""
+
+
+class Output(str):
+    """A command's output: a plain string that a notebook does not echo a second time."""
+
+    def _ipython_display_(self) -> None:  # already printed by sh()
+        pass
+
+
+def _tidy(text: str) -> str:
+    """Terminal output without colour codes and progress spinners."""
+    lines = (_ANSI.sub("", line).rstrip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line and line[0] not in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏").strip()
+
+
+def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = True, check: bool = True,
+       timeout: float = 300, env: dict[str, str] | None = None) -> Output:
+    """Run one git/dvc command line in ``cwd``, show it like a terminal, return its output.
+
+    The venv's ``bin`` goes first on PATH, so ``dvc`` and ``python`` are the course's.
+    """
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    env = {**os.environ, **_ENV, **(env or {}), "PATH": _BIN + os.pathsep + os.environ.get("PATH", "")}
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise VersioningError(f"`{argv[0]}` is not installed (needed for: {shlex.join(argv)}).") from None
+    except subprocess.TimeoutExpired:
+        raise VersioningError(f"`{shlex.join(argv)}` took more than {timeout:.0f} s.") from None
+    output = Output(_tidy(proc.stdout + "\n" + proc.stderr))
+    if echo:
+        print(f"$ {shlex.join(argv)}" + (f"\n{output}" if output else ""))
+    if check and proc.returncode != 0:
+        raise VersioningError(f"`{shlex.join(argv)}` failed in {cwd} (exit {proc.returncode}):\n{output}")
+    return output
+
+
+def init_repo(repo: str | os.PathLike, remote: str | os.PathLike, *, reset: bool = True,
+              echo: bool = True) -> Path:
+    """A fresh git + DVC repository with a local-directory remote named ``storage`` (lesson 01).
+
+    With ``reset`` (the default) an existing repository and remote are deleted first, so
+    a lesson can run twice in a row.
+    """
+    repo, remote = Path(repo), Path(remote)
+    if reset:
+        for path in (repo, remote):
+            shutil.rmtree(path, ignore_errors=True)
+    repo.mkdir(parents=True, exist_ok=True)
+    remote.mkdir(parents=True, exist_ok=True)
+    if not (repo / ".git").exists():
+        sh("git init -q -b main", repo, echo=echo)
+        # DVC's per-repository index goes inside the repository, not in /var/tmp/dvc (plumbing)
+        site = str(repo.resolve() / ".dvc" / "tmp" / "site")
+        with tempfile.TemporaryDirectory() as scratch:
+            sh("dvc init -q", repo, echo=echo, env={"DVC_SITE_CACHE_DIR": scratch})
+        sh(["dvc", "config", "--local", "core.site_cache_dir", site], repo, echo=False)
+        sh(["dvc", "remote", "add", "-d", "storage", str(remote.resolve())], repo, echo=echo)
+        sh("git add .dvc .dvcignore", repo, echo=False)
+        sh(["git", "commit", "-q", "-m", "Initialise DVC with a local remote"], repo, echo=echo)
+    return repo
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """The MD5 of a file: what DVC records for it in its ``.dvc`` file."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_digest(path: str | os.PathLike) -> str:
+    """A SHA-256 over every file (relative name and content) under a folder, or of one file."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def dvc_hash(dvc_file: str | os.PathLike) -> str:
+    """The hash DVC recorded for the first output of a ``.dvc`` file (``md5``; folders end in ``.dir``)."""
+    import yaml
+
+    data = yaml.safe_load(Path(dvc_file).read_text())
+    try:
+        return str(data["outs"][0]["md5"])
+    except (KeyError, IndexError, TypeError):
+        raise VersioningError(f"{dvc_file} records no output hash; was `dvc add` run?") from None
+
+
+def stages_ran(repro_output: str) -> list[str]:
+    """The stages a ``dvc repro`` output says it ran (empty when everything was up to date)."""
+    return re.findall(r"Running stage '([^']+)'", repro_output)
+
+
+def cache_size(repo: str | os.PathLike) -> int:
+    """Bytes in the repository's DVC cache."""
+    cache = Path(repo) / ".dvc" / "cache"
+    return sum(p.stat().st_size for p in cache.rglob("*") if p.is_file()) if cache.exists() else 0

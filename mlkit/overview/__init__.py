@@ -1,0 +1,1 @@
+"""Lesson 00, the overview: the lifecycle map and its stages."""

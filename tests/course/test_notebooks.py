@@ -1,0 +1,57 @@
+"""Every lesson and every solution runs to the end in fast mode; every learner copy stops
+at its first stub with NotImplementedError and no other error. Executed by the batch
+runner, two notebooks at a time, exactly as `mlkit run --fast` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mlkit.course import runner
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = ("notebooks", "solutions", "exercises")
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    paths = [str(p) for folder in FOLDERS for p in sorted((ROOT / folder).glob("*.ipynb"))]
+    out = tmp_path_factory.mktemp("runs")
+    results = runner.run_notebooks(paths, fast=True, output_dir=out, workers=2, progress=False)
+    print("\n" + runner.format_summary(results))
+    return {(Path(r.path).parent.name, Path(r.path).name): r for r in results}
+
+
+def _ids(folder: str) -> list[str]:
+    return [p.name for p in sorted((ROOT / folder).glob("*.ipynb"))]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", _ids("notebooks"))
+def test_lesson_runs_and_reports(executed, name):
+    res = executed[("notebooks", name)]
+    assert res.passed, runner.format_summary([res])
+    assert res.results, f"{name} reported no key results (call mlkit.report)"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", _ids("solutions"))
+def test_solution_passes_every_check(executed, name):
+    res = executed[("solutions", name)]
+    assert res.passed, runner.format_summary([res])
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", _ids("exercises"))
+def test_learner_copy_stops_at_its_first_stub(executed, name):
+    res = executed[("exercises", name)]
+    assert not res.passed and res.error["ename"] in {"NotImplementedError", "NotStarted"}, runner.format_summary([res])
+    nb = nbformat.read(res.output, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs)]
+    first_stub = next(i for i, c in enumerate(code) if "raise NotImplementedError()" in c.source)
+    assert len(errors) == 1 and errors[0] >= first_stub, "an error came before the first stub"
+    assert all(o.get("ename") in {"NotImplementedError", "NotStarted"}
+               for o in code[errors[0]].outputs if o.get("output_type") == "error")

@@ -1,0 +1,37 @@
+"""Package-level promises: a cheap, side-effect-free import, and clean committed notebooks."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ["torch", "mlflow", "great_expectations", "evidently", "shap", "sklearn", "pandas", "papermill", "dvc"]
+
+
+def test_import_mlkit_loads_no_heavy_library_and_writes_nothing(tmp_path):
+    code = ("import sys, mlkit; print(','.join(m for m in %r if m in sys.modules))" % HEAVY)
+    env = {**os.environ, "MLKIT_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == ""
+    assert not (tmp_path / "home").exists()
+
+
+def test_committed_notebooks_carry_no_outputs_or_execution_counts():
+    tracked = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    paths = [ROOT / p for p in tracked] or list(ROOT.glob("*/*.ipynb"))
+    dirty = []
+    for path in paths:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                dirty.append(str(path.relative_to(ROOT)))
+                break
+    assert not dirty, f"run `make clean-notebooks`: {dirty}"
+
+
+def test_every_lesson_has_a_parameters_cell_with_fast_and_seed():
+    from mlkit.course import runner
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert {"fast", "seed"} <= set(runner.notebook_parameters(path)), path.name

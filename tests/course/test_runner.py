@@ -1,0 +1,106 @@
+"""The batch runner on small notebooks written by the tests (and through the CLI)."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from mlkit.course import runner
+from mlkit.course.errors import MlkitError
+
+
+def make_notebook(path, body: str, params: str = "x = 1\nfast = False"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    make_notebook(folder / "ok.ipynb", "import mlkit\nmlkit.report(double=x * 2, fast=fast)")
+    make_notebook(folder / "boom.ipynb", "raise ValueError('the model exploded')")
+    return folder
+
+
+def test_passing_notebook_reports_its_results(notebooks, tmp_path):
+    [res] = runner.run_notebooks([str(notebooks / "ok.ipynb")], params={"x": 21}, fast=True,
+                                 output_dir=tmp_path / "out", progress=False)
+    assert res.passed and res.results == {"double": 42, "fast": True}
+    assert (tmp_path / "out" / "nbs" / "ok.ipynb").exists()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary[0]["status"] == "passed"
+
+
+def test_failing_notebook_shows_cell_and_error(notebooks, tmp_path):
+    results = runner.run_notebooks([str(notebooks)], output_dir=tmp_path / "out", workers=2, progress=False)
+    by_name = {r.name: r for r in results}
+    assert by_name["nbs/ok"].passed and not by_name["nbs/boom"].passed
+    assert by_name["nbs/boom"].error["ename"] == "ValueError"
+    text = runner.format_summary(results)
+    assert "1 passed, 1 failed" in text
+    assert "FAILED nbs/boom" in text and "the model exploded" in text and "raise ValueError" in text
+
+
+def test_unknown_parameter_is_refused_before_running(notebooks, tmp_path):
+    with pytest.raises(MlkitError, match=r"Unknown parameter\(s\) nope .*declares: x, fast"):
+        runner.run_notebooks([str(notebooks / "ok.ipynb")], params={"nope": 1}, output_dir=tmp_path)
+
+
+def test_unknown_notebook_name_lists_the_lessons():
+    with pytest.raises(MlkitError, match="'99_nothing' is not a notebook. Known lessons: 00_lifecycle_overview"):
+        runner.find_notebooks(["99_nothing"])
+
+
+def test_lessons_found_by_prefix_and_by_default():
+    assert runner.find_notebooks(["00"])[0].name == "00_lifecycle_overview.ipynb"
+    assert [p.name for p in runner.find_notebooks()] == sorted(p.name for p in runner.LESSON_DIR.glob("*.ipynb"))
+
+
+def test_notebook_without_parameters_cell_is_refused(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nbformat.write(nb, tmp_path / "bare.ipynb")
+    with pytest.raises(MlkitError, match="no cell tagged 'parameters'"):
+        runner.check_parameters([tmp_path / "bare.ipynb"], {})
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("0.5", 0.5), ("True", True), ("cpu", "cpu"), ("[1, 2]", [1, 2])])
+def test_parameter_values_are_parsed(text, value):
+    assert runner.parse_value(text) == value
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "mlkit", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_exit_codes_and_messages(notebooks, tmp_path):
+    ok = cli("run", str(notebooks / "ok.ipynb"), "-p", "x", "5", "-o", str(tmp_path / "a"))
+    assert ok.returncode == 0 and "double=10" in ok.stdout and "1 passed, 0 failed" in ok.stdout
+    bad = cli("run", str(notebooks / "boom.ipynb"), "-o", str(tmp_path / "b"))
+    assert bad.returncode == 1 and "the model exploded" in bad.stdout
+    unknown = cli("run", "nonexistent_lesson")
+    assert unknown.returncode == 2 and "error: 'nonexistent_lesson' is not a notebook" in unknown.stderr
+    param = cli("run", str(notebooks / "ok.ipynb"), "-p", "nope", "1")
+    assert param.returncode == 2 and "Unknown parameter(s) nope" in param.stderr
+    assert "Traceback" not in unknown.stderr + param.stderr
+
+
+def test_cli_unknown_device_is_a_clear_error(tmp_path):
+    nb = make_notebook(tmp_path / "dev.ipynb", "import mlkit\nmlkit.setup('t', device=device)", params="device = None")
+    res = cli("run", str(nb), "-p", "device", "tpu", "-o", str(tmp_path / "out"))
+    assert res.returncode == 1 and "DeviceError: Unknown device 'tpu'. Valid devices: auto, cuda, mps, cpu" in res.stdout
+
+
+def test_runner_leaves_the_callers_environment_alone(notebooks, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLKIT_STRICT", raising=False)
+    monkeypatch.delenv("MLKIT_FAST", raising=False)
+    runner.run_notebooks([str(notebooks / "ok.ipynb")], fast=True, output_dir=tmp_path, progress=False)
+    import os
+
+    assert "MLKIT_STRICT" not in os.environ and "MLKIT_FAST" not in os.environ

@@ -1,0 +1,133 @@
+"""mlkit.exercises.lesson01: the reference answers pass; typical mistakes get specific feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+gxe = pytest.importorskip("great_expectations.expectations")
+
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from mlkit.data import versioning  # noqa: E402
+from mlkit.exercises import lesson01 as ex  # noqa: E402
+from mlkit.exercises import quiz  # noqa: E402
+
+
+def _sh(repo, *cmds):
+    for cmd in cmds:
+        versioning.sh(cmd, repo, echo=False)
+
+
+def _expect(q, answer, status="failed", says=""):
+    got, message = q.evaluate(answer)
+    assert got == status, message
+    assert says in message, message
+    return message
+
+
+# --- q1 ----------------------------------------------------------------------------------------
+def test_q1_deliveries_differ_as_described():
+    clean, bad = ex.deliveries()
+    assert len(clean) == len(bad) == 1000
+    assert set(clean.label) == {"ham", "spam"} and "Spam" in set(bad.label)
+    assert clean.n_chars.min() > 0 and (bad.text == "").sum() == 30
+
+
+def test_q1_reference_passes():
+    _expect(ex.q1, lambda: [gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
+                            gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)], "passed")
+
+
+def test_q1_mistakes():
+    in_set = gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"])
+    _expect(ex.q1, lambda: [in_set], says="empty texts")
+    lengths = gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)
+    _expect(ex.q1, lambda: [lengths], says="'Spam'")
+    _expect(ex.q1, lambda: [in_set, gxe.ExpectTableRowCountToBeBetween(min_value=1000, max_value=1000)],
+            says="Too strict")
+    _expect(ex.q1, lambda: [gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham"])],
+            says="fails on the clean delivery")
+    _expect(ex.q1, lambda: ["label in ham, spam"], says="must be GX expectations")
+    _expect(ex.q1, lambda: [], says="non-empty list")
+
+
+# --- q2 ----------------------------------------------------------------------------------------
+def _dedup_split(df, test_size=0.25, seed=0, key=lambda s: s.str.lower().str.strip(), keep="first",
+                 stratify=True):
+    d = df[~key(df.text).duplicated(keep=keep)]
+    return tuple(train_test_split(d, test_size=test_size, random_state=seed,
+                                  stratify=d.label if stratify else None))
+
+
+def test_q2_reference_passes():
+    _expect(ex.q2, _dedup_split, "passed")
+
+
+def test_q2_mistakes():
+    def naive(df, test_size=0.25, seed=0):
+        return train_test_split(df, test_size=test_size, random_state=seed, stratify=df.label)
+
+    def after(df, test_size=0.25, seed=0):
+        train, test = naive(df, test_size, seed)
+        return train.drop_duplicates("text"), test.drop_duplicates("text")
+
+    _expect(ex.q2, naive, says="word for word")
+    _expect(ex.q2, after, says="before")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, seed, key=lambda s: s),
+            says="case or spaces")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, seed, keep=False),
+            says="keep=False")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, 0.3, seed), says="25%")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, 7), says="seed")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: "train, test", says="return (train, test)")
+
+
+# --- q3 and q4 (real git and dvc; a few seconds each) ---------------------------------------------
+def test_q3_reference_passes_and_mistakes_are_named():
+    _expect(ex.q3, ex.reference_release, "passed")
+
+    def no_push(repo, tag):
+        _sh(repo, "dvc add data/messages.csv", "git add data/messages.csv.dvc data/.gitignore",
+            ["git", "commit", "-qm", tag], ["git", "tag", tag])
+
+    def data_in_git(repo, tag):
+        _sh(repo, "git add data/messages.csv", ["git", "commit", "-qm", tag], ["git", "tag", tag])
+
+    _expect(ex.q3, no_push, says="dvc push")
+    _expect(ex.q3, data_in_git, says="itself is in git")
+
+
+def test_q4_reference_passes_and_mistakes_are_named():
+    def restore(repo, tag):
+        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"], "dvc pull data/messages.csv.dvc")
+
+    def only_git(repo, tag):
+        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"])
+
+    def with_checkout(repo, tag):
+        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"],
+            "dvc checkout data/messages.csv.dvc")
+
+    _expect(ex.q4, restore, "passed")
+    _expect(ex.q4, only_git, says="dvc checkout")
+    _expect(ex.q4, with_checkout, says="fresh clone")
+
+
+def test_exercise_repo_starts_with_untracked_data(tmp_path):
+    repo = ex.exercise_repo(tmp_path)
+    assert (repo / ex.DATA_FILE).exists()
+    assert "?? data/" in versioning.sh("git status --short", repo, echo=False)
+
+
+# --- quiz --------------------------------------------------------------------------------------
+_RIGHT = {"dedup_order": 1, "seen_messages": "108", "schema_faults": [0, 1, 4], "git_checkout_dvc": 1,
+          "repro_nothing": 1, "parquet_column": "Parquet is columnar, so it reads only that column"}
+
+
+def test_quiz_right_answers_grade_right_and_every_question_explains():
+    questions = quiz.questions("01_data")
+    assert [q.id for q in questions] == list(_RIGHT)
+    for q in questions:
+        assert q.explanation
+        assert q.grade(_RIGHT[q.id])[0], q.id
+    assert not questions[1].grade("9")[0] and "percentage" in questions[1].grade("9")[1]

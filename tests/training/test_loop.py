@@ -1,0 +1,168 @@
+"""Unit tests for mlkit.training.loop (lesson 02): the Trainer and its helpers."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mlkit.training import loop  # noqa: E402
+
+
+def _data(n=256, d=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g)
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()
+    return X, y
+
+
+def _model(seed=0, d=10):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(d, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 2))
+
+
+def _trainer(tmp_path=None, **kw):
+    kw.setdefault("epochs", 4)
+    return loop.Trainer(_model(), lr=1e-2, batch_size=32, seed=0, progress=False,
+                            checkpoint_dir=tmp_path, **kw)
+
+
+def test_learns_a_separable_problem():
+    X, y = _data()
+    tr = _trainer(epochs=8)
+    hist = tr.fit((X, y), (X, y))
+    assert hist["val_accuracy"][-1] > 0.9
+    assert hist["train_loss"][-1] < hist["train_loss"][0]
+    assert set(hist.last) >= {"epoch", "train_loss", "val_loss", "val_accuracy", "seconds", "samples_per_s"}
+
+
+def test_same_seed_same_metrics():
+    X, y = _data()
+    a = _trainer().fit((X, y), (X, y))
+    b = _trainer().fit((X, y), (X, y))
+    assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
+
+
+def test_dataloader_input_matches_tensors_in_spirit():
+    X, y = _data()
+    loader = loop.make_loader(X, y, batch_size=32, seed=0)
+    hist = _trainer().fit(loader, (X, y))
+    assert hist["val_accuracy"][-1] > 0.8
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    X, y = _data()
+    full = _trainer(tmp_path / "a")
+    full.fit((X, y), (X, y), epochs=4)
+    part = _trainer(tmp_path / "b")
+    part.fit((X, y), (X, y), epochs=2)
+    resumed = _trainer(tmp_path / "b")  # a fresh process would build it the same way
+    resumed.fit((X, y), (X, y), epochs=4, resume=True)
+    assert len(resumed.history) == 4
+    assert resumed.history["val_loss"] == pytest.approx(full.history["val_loss"], abs=1e-6)
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_checkpoint_is_weights_only_loadable(tmp_path):
+    X, y = _data()
+    tr = _trainer(tmp_path, epochs=2)
+    tr.fit((X, y), (X, y))
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == 2 and "model" in state and "optimizer" in state
+    assert (tmp_path / "best.pt").exists()
+    fresh = loop.load_weights(_model(seed=1), tmp_path / "last.pt")
+    for p, q in zip(fresh.parameters(), tr.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = _data()
+    Xv, yv = X, 1 - y  # a validation set the model gets worse on as it learns
+    tr = _trainer(epochs=20, patience=2)
+    hist = tr.fit((X, y), (Xv, yv))
+    assert len(hist) < 20
+    assert len(hist) == tr.best_epoch + 2
+    assert tr.evaluate((Xv, yv))["loss"] == pytest.approx(tr.best, rel=1e-5)
+
+
+def test_callbacks_get_each_epoch():
+    X, y = _data()
+    seen = []
+    _trainer(callbacks=[seen.append], epochs=3).fit((X, y))
+    assert [r["epoch"] for r in seen] == [1, 2, 3]
+
+
+def test_monitor_accuracy_is_maximised():
+    tr = _trainer(monitor="val_accuracy")
+    assert tr.mode == "max"
+
+
+def test_amp_off_on_cpu_by_default_and_bf16_when_asked():
+    X, y = _data()
+    assert _trainer().amp is False
+    tr = _trainer(amp=True, epochs=1)
+    tr.fit((X, y), (X, y))
+    assert tr.amp_dtype == torch.bfloat16 and tr.scaler is None
+
+
+def test_predict_and_accuracy():
+    X, y = _data()
+    tr = _trainer(epochs=6)
+    tr.fit((X, y))
+    logits = tr.predict(X)
+    assert logits.shape == (len(X), 2) and logits.dtype == torch.float32
+    assert loop.accuracy(logits, y) == pytest.approx(tr.evaluate((X, y))["accuracy"])
+
+
+def test_set_threads_never_exceeds_cores():
+    import os
+
+    n = loop.set_threads(1000)
+    assert 1 <= n <= (os.cpu_count() or 1)
+    assert torch.get_num_threads() == n
+
+
+def test_live_panel_click_trains_and_updates_the_text():
+    pytest.importorskip("ipywidgets")
+    X, y = _data()
+    panel = loop.live_panel(lambda: _model(), (X, y), (X, y), epochs=2, max_epochs=3)
+    assert "mlkit-main" in panel._dom_classes
+    before = panel.status.value
+    panel.train_button.click()
+    assert panel.status.value != before and "val accuracy" in panel.status.value
+    assert panel.train_button.description == "Train again" and not panel.train_button.disabled
+
+
+def test_live_panel_callback_never_raises():
+    pytest.importorskip("ipywidgets")
+    X, y = _data()
+
+    def broken():
+        raise ValueError("no model today")
+
+    panel = loop.live_panel(broken, (X, y), (X, y))
+    panel.train_button.click()  # must not raise
+    assert "Could not train" in panel.status.value and "no model today" in panel.status.value
+    panel = loop.live_panel(lambda: _model(), (X, y), (X, y), lr=10 ** -0.5, epochs=1)
+    panel.lr.value = 10 ** -0.5
+    panel.train_button.click()
+    assert panel.train_button.description == "Train again"
+
+
+def test_resume_without_a_checkpoint_dir_says_what_to_do():
+    X, y = _data()
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        _trainer().fit((X, y), resume=True)
+
+
+def test_resume_keeps_the_best_weights_for_early_stopping(tmp_path):
+    X, y = _data()
+    Xv, yv = X, 1 - y
+    full = _trainer(tmp_path / "a", epochs=20, patience=2)
+    full.fit((X, y), (Xv, yv))
+    part = _trainer(tmp_path / "b", epochs=20, patience=2)
+    part.fit((X, y), (Xv, yv), epochs=2)
+    resumed = _trainer(tmp_path / "b", epochs=20, patience=2)
+    resumed.fit((X, y), (Xv, yv), resume=True)
+    assert resumed.best_epoch == full.best_epoch
+    for p, q in zip(full.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
