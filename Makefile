@@ -12,13 +12,11 @@ help:  ## list the targets
 
 all: setup run  ## set everything up, then run every lesson in batch and print the summary
 
-setup: $(STAMP)  ## create .venv with the pinned, tested dependency set (requirements.lock)
+setup: $(STAMP)  ## create .venv with the pinned, tested dependency set (requirements.lock; uv, else pip)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml scripts/install.py
 	@test -n "$(PYTHON)" || { echo "error: no python3 found; install Python 3.11" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -r requirements.lock
-	$(BIN)/python -m pip install --no-deps -e .
+	$(PYTHON) scripts/install.py $(VENV)
 	@touch $@
 
 run: setup  ## execute every lesson with papermill (runs/latest/) and print the summary
