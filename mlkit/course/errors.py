@@ -11,3 +11,7 @@ class DeviceError(MlkitError, ValueError):
 
 class DataFileError(MlkitError, FileNotFoundError):
     """A shipped data file is missing or does not match its checksum."""
+
+
+class ProcessError(MlkitError, RuntimeError):
+    """A server or job started by :mod:`mlkit.course.processes` failed; the message holds its log."""

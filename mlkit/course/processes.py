@@ -1,29 +1,45 @@
-"""Real servers started and stopped from a notebook, always on 127.0.0.1.
+"""One launcher for every process a lesson starts: servers and jobs, always stopped.
 
-Every lesson that needs a server (a data API, the MLflow UI, a model server) uses
-:class:`BackgroundServer`: it picks a free port, starts the command as a child
-process, waits until the health URL answers, and stops the whole process group on
-``stop()``, at the end of a ``with`` block, or when the kernel exits.
+- :class:`BackgroundServer`: a server on 127.0.0.1 (a data API, the MLflow UI, a model
+  server). It picks a free port, starts the command, and waits until a health URL
+  answers (or a ``ready`` callable says so); ``start(wait=False)`` returns at once and
+  :meth:`~BackgroundServer.wait_ready` waits later.
+- :class:`Job`: a command that runs to its end (a torchrun training, a batch script):
+  ``start()``, then ``wait()`` or ``result()`` (the JSON file it wrote).
+
+Both run the command in a process group of its own, under a small watchdog
+(:mod:`mlkit.course.guard`), with stdout and stderr in a log file (``log_tail()``). The
+command and everything it started (even children that left the group, like torchrun's
+ranks) are stopped, SIGTERM then SIGKILL, on ``stop()``, at the end of a ``with`` block
+(also when it ends with an exception), at interpreter or kernel exit, and, through the
+watchdog, when the Python that started them dies without stopping them.
+
+Used by lesson 01 (the data API), lesson 02 (MLflow UI, DDP) and the browser tests.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from mlkit.course.errors import MlkitError
+from mlkit.course.config import QUIET_ENV
+from mlkit.course.errors import ProcessError
 
 HOST = "127.0.0.1"
-_RUNNING: set[BackgroundServer] = set()
+GUARD = Path(__file__).with_name("guard.py")
+_RUNNING: set[ManagedProcess] = set()
 
 
 def free_port() -> int:
@@ -33,7 +49,134 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class BackgroundServer:
+class ManagedProcess:
+    """A command in its own process group, logged, and stopped with all its descendants.
+
+    The shared base of :class:`BackgroundServer` and :class:`Job`.
+
+    Args:
+        command: the argv to run.
+        name: a short name for messages, e.g. "MLflow UI".
+        log_file: where stdout and stderr go (default: a temporary file).
+        env: extra environment variables (over this process's, with telemetry off).
+        cwd: the working folder.
+    """
+
+    def __init__(self, command: Sequence[str], *, name: str = "process", log_file: str | os.PathLike | None = None,
+                 env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None) -> None:
+        self.name = name
+        self.command = [str(c) for c in command]
+        self.log_file = Path(log_file) if log_file else None
+        self.env = dict(env or {})
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+        self.started_at: float | None = None
+        self._owner = os.getpid()
+
+    @classmethod
+    def python(cls, *args: str, **kwargs: Any) -> Any:
+        """The command run by this Python: ``BackgroundServer.python("-m", "uvicorn", ...)``."""
+        return cls([sys.executable, *args], **kwargs)
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the group leader (the watchdog); also the process group id."""
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The command's exit status once it ended (128 + N when stopped by signal N), else None."""
+        return self.process.poll() if self.process else None
+
+    def launch(self) -> None:
+        """Start the command (non-blocking). A running process is left as it is."""
+        if self.running:
+            return
+        if self.log_file is None:
+            fd, name = tempfile.mkstemp(prefix=f"mlkit-{self.name.replace(' ', '-')}-", suffix=".log")
+            os.close(fd)
+            self.log_file = Path(name)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", str(GUARD), str(os.getpid()), "--", *self.command],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **QUIET_ENV, **self.env}, cwd=self.cwd,
+                start_new_session=True,  # its own process group: stop() reaches its children
+            )
+        self.started_at = time.monotonic()
+        self._owner = os.getpid()
+        _RUNNING.add(self)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the command and everything it started (SIGTERM, then SIGKILL after
+        ``timeout`` s). Safe to call twice, and after the command ended by itself."""
+        stop_all([self], timeout)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the log (for error messages)."""
+        if not self.log_file or not self.log_file.exists():
+            return "(no log)"
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def start(self) -> Any:  # overridden
+        self.launch()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "not started" if self.process is None else "stopped"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+
+def stop_all(procs: Sequence[ManagedProcess] | None = None, timeout: float = 10.0) -> None:
+    """Stop ``procs`` (default: every process this Python started and did not stop yet)
+    together: SIGTERM to each process group, then SIGKILL to whatever is left of each tree."""
+    from mlkit.course.guard import alive, descendants
+
+    procs = list(_RUNNING if procs is None else procs)
+    victims = []  # psutil.Process of every member of every tree, snapshot before signalling
+    for p in procs:
+        _RUNNING.discard(p)
+        if p.process is None or p._owner != os.getpid():
+            continue
+        victims += descendants(p.process.pid)
+        _killpg(p.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for sig_deadline in (deadline, time.monotonic() + timeout + 5.0):
+        while time.monotonic() < sig_deadline:
+            leaders_done = all(p.process is None or p.process.poll() is not None for p in procs)
+            if leaders_done and not any(alive(v) for v in victims):
+                return
+            time.sleep(0.05)
+        for p in procs:  # too slow: kill the whole tree
+            if p.process is not None:
+                _killpg(p.process.pid, signal.SIGKILL)
+        for v in victims:
+            if alive(v):
+                try:
+                    v.kill()
+                except Exception:  # gone in between
+                    pass
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class BackgroundServer(ManagedProcess):
     """A server process on 127.0.0.1, started and stopped by the code.
 
     Args:
@@ -41,9 +184,14 @@ class BackgroundServer:
         name: a short name for messages, e.g. "MLflow UI".
         port: the port; None picks a free one.
         health_path: the path polled until it answers with HTTP status < 500.
-        startup_timeout: seconds to wait for the health URL.
+        startup_timeout: seconds to wait for it to answer.
         log_file: where the server's stdout and stderr go (kept for error messages).
         env: extra environment variables.
+        cwd: the working folder.
+        ready: instead of ``health_path``, a callable given the server that returns True
+            once it is ready (for servers that are not HTTP).
+
+    ``with BackgroundServer(...) as server:`` starts it and stops it at the end.
     """
 
     def __init__(
@@ -57,65 +205,60 @@ class BackgroundServer:
         log_file: str | os.PathLike | None = None,
         env: dict[str, str] | None = None,
         cwd: str | os.PathLike | None = None,
+        ready: Callable[[BackgroundServer], bool] | None = None,
     ) -> None:
-        self.name = name
         self.port = port or free_port()
-        self.command = [str(c).replace("{port}", str(self.port)) for c in command]
+        super().__init__([str(c).replace("{port}", str(self.port)) for c in command], name=name,
+                         log_file=log_file, env=env, cwd=cwd)
         self.health_path = health_path
         self.startup_timeout = startup_timeout
-        self.log_file = Path(log_file) if log_file else None
-        self.env = env or {}
-        self.cwd = cwd
-        self.process: subprocess.Popen | None = None
-
-    @classmethod
-    def python(cls, *args: str, **kwargs) -> BackgroundServer:
-        """A server run by this Python: ``BackgroundServer.python("-m", "uvicorn", ...)``."""
-        return cls([sys.executable, *args], **kwargs)
+        self.ready = ready
+        self.is_ready = False
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+    def start(self, wait: bool = True) -> BackgroundServer:
+        """Start the server; with ``wait`` (default) also :meth:`wait_ready`. Returns the server."""
+        if not self.running:
+            self.is_ready = False
+            self.launch()
+        if wait:
+            self.wait_ready()
+        return self
 
-    def start(self) -> BackgroundServer:
-        """Start the process and wait until it answers; raise with its log if it does not."""
-        if self.running:
-            return self
-        if self.log_file is None:
-            import tempfile
-
-            self.log_file = Path(tempfile.mkstemp(prefix="mlkit-server-", suffix=".log")[1])
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_file, "wb")
-        self.process = subprocess.Popen(
-            self.command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
-            cwd=self.cwd,
-            start_new_session=True,  # its own process group: stop() takes its children too
-        )
-        log.close()
-        _RUNNING.add(self)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
+    def wait_ready(self, timeout: float | None = None) -> BackgroundServer:
+        """Wait until the server answers (``timeout`` defaults to ``startup_timeout``, counted
+        from the start). Raises :class:`ProcessError` with its log if it exits or never answers
+        (and then stops it)."""
+        if self.process is None:
+            raise ProcessError(f"{self.name} was not started: call .start() first.")
+        if timeout is None:  # the start-up budget, counted from start()
+            limit, since = self.startup_timeout, self.started_at or time.monotonic()
+        else:
+            limit, since = timeout, time.monotonic()
+        deadline = since + limit
+        while not self.is_ready:
             if not self.running:
-                raise MlkitError(f"{self.name} exited during start-up:\n{self.log_tail()}")
-            if self._healthy():
-                return self
+                raise ProcessError(f"{self.name} exited during start-up:\n{self.log_tail()}")
+            if self._answers():
+                self.is_ready = True
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                where = "its readiness check" if self.ready else f"{self.url}{self.health_path}"
+                raise ProcessError(f"{self.name} did not answer on {where} within {limit:.0f} s. "
+                                   f"Its log:\n{self.log_tail()}")
             time.sleep(0.2)
-        self.stop()
-        raise MlkitError(
-            f"{self.name} did not answer on {self.url}{self.health_path} within "
-            f"{self.startup_timeout:.0f} s. Its log:\n{self.log_tail()}"
-        )
+        return self
 
-    def _healthy(self) -> bool:
+    def _answers(self) -> bool:
+        if self.ready is not None:
+            try:
+                return bool(self.ready(self))
+            except Exception:  # not ready yet
+                return False
         try:
             with urllib.request.urlopen(self.url + self.health_path, timeout=2) as resp:
                 return resp.status < 500
@@ -124,40 +267,77 @@ class BackgroundServer:
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             return False
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server and its children (SIGTERM, then SIGKILL). Safe to call twice."""
-        proc, self.process = self.process, None
-        _RUNNING.discard(self)
-        if proc is None or proc.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-
-    def log_tail(self, lines: int = 30) -> str:
-        if not self.log_file or not self.log_file.exists():
-            return "(no log)"
-        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<{self.name} {state} at {self.url}>"
 
 
+class Job(ManagedProcess):
+    """A command that runs to its end, in the background: ``start()``, then ``wait()``.
+
+    Args:
+        command: the argv to run.
+        name: a short name for messages, e.g. "torchrun".
+        timeout: seconds the job may run, counted from ``start()``; then it is stopped.
+        result_file: the JSON file the job writes; :meth:`result` reads it.
+        log_file, env, cwd: as for :class:`ManagedProcess`.
+    """
+
+    def __init__(self, command: Sequence[str], *, name: str = "job", timeout: float | None = None,
+                 result_file: str | os.PathLike | None = None, log_file: str | os.PathLike | None = None,
+                 env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None) -> None:
+        super().__init__(command, name=name, log_file=log_file, env=env, cwd=cwd)
+        self.timeout = timeout
+        self.result_file = Path(result_file) if result_file else None
+        self.wall_s: float | None = None
+
+    def start(self) -> Job:
+        """Start the job and return at once (a removed old result file cannot be mistaken for a new one)."""
+        if not self.running:
+            if self.result_file is not None:
+                self.result_file.unlink(missing_ok=True)
+            self.launch()
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the job to end and return its exit status. Past ``timeout`` (default: what
+        is left of the job's own timeout) it is stopped and :class:`ProcessError` raised."""
+        if self.process is None:
+            raise ProcessError(f"{self.name} was not started: call .start() first.")
+        if timeout is None and self.timeout is not None:
+            timeout = max(0.0, self.timeout - (time.monotonic() - (self.started_at or 0.0)))
+        try:
+            rc = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise ProcessError(f"{self.name} did not finish within {timeout:.0f} s and was stopped. "
+                               f"Its log {self.log_file}:\n{self.log_tail()}") from None
+        if self.wall_s is None:
+            self.wall_s = time.monotonic() - (self.started_at or time.monotonic())
+        _RUNNING.discard(self)
+        return rc
+
+    def run(self, timeout: float | None = None) -> Job:
+        """Start, wait, and raise :class:`ProcessError` with the log if the exit status is not 0."""
+        rc = self.start().wait(timeout)
+        if rc != 0:
+            raise ProcessError(f"{self.name} failed (exit {rc}); its log {self.log_file}:\n{self.log_tail()}")
+        return self
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job and return the JSON it wrote to ``result_file``; raise
+        :class:`ProcessError` with its log if it failed or wrote nothing."""
+        rc = self.wait(timeout)
+        if rc != 0 or self.result_file is None or not self.result_file.exists():
+            why = f"exit {rc}" if rc != 0 else f"no result in {self.result_file}"
+            raise ProcessError(f"{self.name} failed ({why}); its log {self.log_file}:\n{self.log_tail()}")
+        return json.loads(self.result_file.read_text())
+
+
 @atexit.register
-def _stop_all() -> None:
-    for server in list(_RUNNING):
-        server.stop(timeout=3)
+def _stop_at_exit() -> None:
+    stop_all(timeout=3.0)
