@@ -40,9 +40,8 @@ exercises: setup  ## regenerate exercises/ from solutions/
 clean-notebooks:  ## strip outputs and execution counts before committing
 	$(BIN)/python scripts/clean_notebooks.py
 
-benchmarks: setup  ## rerun the speed benchmarks (results in benchmarks/)
-	$(BIN)/python benchmarks/import_time.py
-	$(BIN)/python benchmarks/trainer_overhead.py
+benchmarks: setup browser  ## measure set-up, course time, imports, training, serving, drift, tests: benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/run_all.py
 
 clean:  ## remove the virtual environment and run outputs
 	rm -rf $(VENV) runs

@@ -1,0 +1,311 @@
+"""`make benchmarks`: measure what keeps the course fast, and write benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/run_all.py                  # every area (about 30-40 minutes)
+    .venv/bin/python benchmarks/run_all.py --only import,training
+    .venv/bin/python benchmarks/run_all.py --smoke          # a quick run of the code (the tests use it)
+
+Areas: set-up (uv against pip), course time (each notebook, fast and full, against its
+budget), import cost (`import mlkit` and each lesson's set-up cell), training (Trainer
+against a plain PyTorch loop), serving (bare FastAPI, the course's server, the router),
+monitoring (drift report time by rows) and the test suite by part. Each area repeats its
+measurement, keeps the median and the spread (min-max), and saves JSON under
+benchmarks/results/; RESULTS.md is rebuilt from every JSON there, so one area can be rerun
+alone. Timings are never asserted by the test suite; this script reports met / not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PY = sys.executable
+
+# Budgets from the issues: fast / full seconds per notebook (the capstone has its own).
+NOTEBOOK_BUDGET = {"fast": 60.0, "full": 300.0}
+CAPSTONE_BUDGET = {"fast": 90.0, "full": 480.0}
+BUDGETS = {"setup_uv_s": 60.0, "import_s": 0.3, "trainer_ratio": 0.95, "server_vs_bare": 0.8,
+           "router_vs_direct": 0.6, "make_test_s": 1200.0}
+
+
+def machine() -> str:
+    """One line naming this machine: CPU model, cores, memory, OS, Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines()
+                          if x.startswith("MemTotal")).split()[1])
+        mem = f", {mem_kb / 2**20:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        mem = ""
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def timed(cmd: list[str], repeats: int, **kw) -> dict[str, float]:
+    """Run a command `repeats` times; median and spread of its wall time in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, **kw)
+        times.append(time.perf_counter() - start)
+    return spread(times)
+
+
+def fmt(s: dict[str, float], unit: str = "s", digits: int = 1) -> str:
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f} {unit} (n=1)"
+    return f"{s['median']:.{digits}f} {unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f}, n={s['n']})"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+
+# --- the areas --------------------------------------------------------------------------
+
+
+def bench_setup(smoke: bool) -> dict:
+    """A fresh venv from requirements.lock: scripts/install.py with uv, and plain pip."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import install  # scripts/install.py
+
+    out: dict = {"uv_args": install.uv_args(install.pip_settings(PY))}
+    if smoke:
+        return out
+    rows = {}
+    for tool, repeats in (("uv", 3), ("pip", 1)):
+        times = []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                venv = Path(tmp) / "venv"
+                subprocess.run([PY, "-m", "venv", str(venv)], check=True)
+                py = str(venv / "bin" / "python")
+                start = time.perf_counter()
+                if tool == "uv":
+                    subprocess.run([py, "-m", "pip", "install", "-q", "uv"], check=True)
+                    subprocess.run([py, "-m", "uv", "pip", "install", "-q", "--python", py, *out["uv_args"],
+                                    "-r", str(ROOT / "requirements.lock")], check=True)
+                else:
+                    subprocess.run([py, "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.lock")],
+                                   check=True)
+                times.append(time.perf_counter() - start)
+        rows[tool] = spread(times)
+    out.update(rows)
+    return out
+
+
+def bench_course(smoke: bool) -> dict:
+    """Each notebook through `mlkit run`, fast and full, in a fresh MLKIT_HOME each time."""
+    names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    modes = [("fast", 1 if smoke else 2)] + ([] if smoke else [("full", 1)])
+    if smoke:
+        names = names[:1]
+    out: dict = {"notebooks": {}}
+    for name in names:
+        row = {}
+        for mode, repeats in modes:
+            times = []
+            for _ in range(repeats):
+                with tempfile.TemporaryDirectory() as home, tempfile.TemporaryDirectory() as runs:
+                    cmd = [str(Path(PY).parent / "mlkit"), "run", name, "-o", runs] + (["--fast"] if mode == "fast" else [])
+                    env = {**os.environ, "MLKIT_HOME": home}
+                    env.pop("MLKIT_FAST", None)
+                    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+                    summary = json.loads((Path(runs) / "summary.json").read_text())
+                    times.append(sum(r["seconds"] for r in summary))
+            row[mode] = spread(times)
+        out["notebooks"][name] = row
+    return out
+
+
+def bench_import(smoke: bool) -> dict:
+    """`import mlkit` in fresh processes, and each lesson's set-up cell (`mlkit.setup`)."""
+    runs = 3 if smoke else 15
+    code = ("import time; t = time.perf_counter(); import mlkit; print(time.perf_counter() - t)")
+    imp = [float(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout)
+           for _ in range(runs)]
+    out = {"import": spread(imp), "setup_cell": {}}
+    names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    for name in names[:1] if smoke else names:
+        setup = ("import time; t = time.perf_counter(); import mlkit; "
+                 f"mlkit.setup({name!r}, fast=True); print(time.perf_counter() - t)")
+        with tempfile.TemporaryDirectory() as home:
+            env = {**os.environ, "MLKIT_HOME": home}
+            times = [float(subprocess.run([PY, "-c", setup], capture_output=True, text=True, check=True,
+                                          env=env).stdout.split()[-1]) for _ in range(2 if smoke else 5)]
+        out["setup_cell"][name] = spread(times)
+    return out
+
+
+def bench_training(smoke: bool) -> dict:
+    """benchmarks/trainer_overhead.py: Trainer samples/s over a plain loop's."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([PY, str(ROOT / "benchmarks" / "trainer_overhead.py"), "--repeats", "1" if smoke else "7",
+                        *(["--fast"] if smoke else []), "--out", f.name], check=False, stdout=subprocess.DEVNULL)
+        return json.loads(Path(f.name).read_text())
+
+
+def _json_script(script: str, smoke: bool) -> dict:
+    path = ROOT / "benchmarks" / script
+    if not path.exists():
+        return {"missing": script}
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([PY, str(path), *(["--smoke"] if smoke else []), "--out", f.name], check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(Path(f.name).read_text())
+
+
+def bench_serving(smoke: bool) -> dict:
+    """benchmarks/serving.py: bare FastAPI, the course's server, and the router."""
+    return _json_script("serving.py", smoke)
+
+
+def bench_monitoring(smoke: bool) -> dict:
+    """benchmarks/drift_scale.py: Evidently drift report time at 1k, 10k and 100k rows."""
+    return _json_script("drift_scale.py", smoke)
+
+
+def bench_tests(smoke: bool) -> dict:
+    """`make test` by part: unit, notebooks through the runner, nbval, browser (one run each)."""
+    pytest = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    parts = {
+        "unit": [*pytest, "tests", "--ignore=tests/browser", "--deselect", "tests/course/test_notebooks.py",
+                 "-o", "testpaths=tests"],
+        "notebooks (runner)": [*pytest, "tests/course/test_notebooks.py"],
+        "nbval": [*pytest, "notebooks", "--nbval-lax"],
+        "browser": [*pytest, "tests/browser"],
+        "ruff": [str(Path(PY).parent / "ruff"), "check", "."],
+    }
+    if smoke:
+        parts = {"ruff": parts["ruff"]}
+    return {name: timed(cmd, 1, cwd=ROOT, stdout=subprocess.DEVNULL) for name, cmd in parts.items()}
+
+
+AREAS: dict[str, Callable[[bool], dict]] = {
+    "setup": bench_setup, "course": bench_course, "import": bench_import, "training": bench_training,
+    "serving": bench_serving, "monitoring": bench_monitoring, "tests": bench_tests,
+}
+
+
+# --- RESULTS.md -------------------------------------------------------------------------
+
+
+def render(results: dict[str, dict]) -> str:
+    """RESULTS.md: one table per area, with the budget and met / not met."""
+    md = ["# Benchmark results", "",
+          "Written by `make benchmarks` (`benchmarks/run_all.py`); rerun it to refresh. Medians with the",
+          "spread (min-max) and the number of runs. This machine is shared and noisy (about ±25 %).", ""]
+    for area, data in results.items():
+        md += [f"## {area.capitalize()}", "", f"Machine: {data.get('_machine', '?')}; measured {data.get('_when', '?')}.", ""]
+        md += RENDER.get(area, lambda d: ["```", json.dumps(d, indent=1)[:2000], "```"])(data) + [""]
+    return "\n".join(md)
+
+
+def _setup_md(d: dict) -> list[str]:
+    if "uv" not in d:
+        return ["(smoke run: only the uv arguments were computed)"]
+    ok = d["uv"]["median"] < BUDGETS["setup_uv_s"]
+    return ["| installer | fresh venv from requirements.lock | budget | |", "|---|---|---|---|",
+            f"| uv (scripts/install.py) | {fmt(d['uv'])} | < {BUDGETS['setup_uv_s']:.0f} s | {verdict(ok)} |",
+            f"| pip (the fallback) | {fmt(d['pip'])} | | |",
+            "", f"uv is {d['pip']['median'] / d['uv']['median']:.1f} times faster (the first uv run has a cold cache)."]
+
+
+def _course_md(d: dict) -> list[str]:
+    rows = ["| notebook | fast | budget | | full | budget | |", "|---|---|---|---|---|---|---|"]
+    total = {"fast": 0.0, "full": 0.0}
+    for name, r in d["notebooks"].items():
+        budget = CAPSTONE_BUDGET if "capstone" in name else NOTEBOOK_BUDGET
+        cells = []
+        for mode in ("fast", "full"):
+            if mode in r:
+                total[mode] += r[mode]["median"]
+                cells += [fmt(r[mode]), f"{budget[mode]:.0f} s", verdict(r[mode]["median"] <= budget[mode])]
+            else:
+                cells += ["-", f"{budget[mode]:.0f} s", "n/a"]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows.append(f"| **total** | {total['fast']:.0f} s | | | {total['full']:.0f} s | | |")
+    return rows
+
+
+def _import_md(d: dict) -> list[str]:
+    ok = d["import"]["median"] < BUDGETS["import_s"]
+    rows = ["| what | time | budget | |", "|---|---|---|---|",
+            f"| `import mlkit` | {fmt(d['import'], 's', 3)} | < {BUDGETS['import_s']} s | {verdict(ok)} |"]
+    rows += [f"| set-up cell of {n} | {fmt(s, 's', 2)} | | |" for n, s in d["setup_cell"].items()]
+    return rows
+
+
+def _training_md(d: dict) -> list[str]:
+    rows = ["| workload | plain loop | Trainer | ratio | budget | |", "|---|---|---|---|---|---|"]
+    for r in d.get("results", []):
+        rows.append(f"| {r['workload']} | {r['plain_samples_per_s']:,.0f}/s | {r['trainer_samples_per_s']:,.0f}/s | "
+                    f"{r['ratio']:.3f} | >= {BUDGETS['trainer_ratio']} | {verdict(r['ratio'] >= BUDGETS['trainer_ratio'])} |")
+    rows.append(f"\nDevice {d.get('device')}, {d.get('repeats')} repeats, best run of each compared (noise only slows).")
+    return rows
+
+
+def _generic_table(d: dict) -> list[str]:
+    if "missing" in d:
+        return [f"`benchmarks/{d['missing']}` is not there yet."]
+    return ["```json", json.dumps({k: v for k, v in d.items() if not k.startswith("_")}, indent=1)[:3000], "```"]
+
+
+def _tests_md(d: dict) -> list[str]:
+    parts = {k: v for k, v in d.items() if not k.startswith("_")}
+    total = sum(v["median"] for v in parts.values())
+    rows = ["| part | time |", "|---|---|"] + [f"| {k} | {fmt(v)} |" for k, v in parts.items()]
+    rows.append(f"| **total** | {total:.0f} s (budget {BUDGETS['make_test_s']:.0f} s: "
+                f"{verdict(total <= BUDGETS['make_test_s'])}) |")
+    return rows
+
+
+RENDER = {"setup": _setup_md, "course": _course_md, "import": _import_md, "training": _training_md,
+          "serving": _generic_table, "monitoring": _generic_table, "tests": _tests_md}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated areas of: {', '.join(AREAS)}")
+    parser.add_argument("--smoke", action="store_true", help="a quick run of the code, results not saved")
+    parser.add_argument("--results", default=str(RESULTS), help="folder of the JSON results")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    args = parser.parse_args(argv)
+    areas = args.only.split(",") if args.only else list(AREAS)
+    unknown = set(areas) - set(AREAS)
+    if unknown:
+        parser.error(f"unknown area(s) {', '.join(sorted(unknown))}; choose from {', '.join(AREAS)}")
+    folder = Path(args.results)
+    folder.mkdir(parents=True, exist_ok=True)
+    for area in areas:
+        print(f"benchmark: {area} ...", flush=True)
+        start = time.perf_counter()
+        data = AREAS[area](args.smoke)
+        data["_machine"], data["_when"] = machine(), time.strftime("%Y-%m-%d")
+        (folder / f"{area}.json").write_text(json.dumps(data, indent=1) + "\n")
+        print(f"benchmark: {area} done in {time.perf_counter() - start:.0f} s", flush=True)
+    results = {a: json.loads((folder / f"{a}.json").read_text()) for a in AREAS if (folder / f"{a}.json").exists()}
+    Path(args.out).write_text(render(results) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

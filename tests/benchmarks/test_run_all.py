@@ -1,0 +1,46 @@
+"""benchmarks/run_all.py (`make benchmarks`): a smoke run, and RESULTS.md rendered from results.
+
+Timings are never asserted here; only that the benchmark code runs and reports budgets."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_smoke_run_writes_results_md(tmp_path):
+    run_all = _load()
+    assert run_all.main(["--smoke", "--only", "setup", "--results", str(tmp_path), "--out", str(tmp_path / "R.md")]) == 0
+    text = (tmp_path / "R.md").read_text()
+    assert "## Setup" in text and "cores" in text
+    # uv gets pip's configured sources (find-links, extra indexes) passed on
+    assert "--index-strategy" in (tmp_path / "setup.json").read_text() or "uv_args" in (tmp_path / "setup.json").read_text()
+
+
+def test_render_marks_budgets_met_and_not_met():
+    run_all = _load()
+    s = lambda x: {"median": x, "min": x, "max": x, "n": 3}  # noqa: E731
+    results = {
+        "setup": {"uv": s(12.0), "pip": s(150.0)},
+        "course": {"notebooks": {"01_data": {"fast": s(45.0), "full": s(400.0)},
+                                 "07_capstone_spam": {"fast": s(80.0)}}},
+        "import": {"import": s(0.02), "setup_cell": {"01_data": s(1.5)}},
+        "training": {"results": [{"workload": "w", "plain_samples_per_s": 100.0, "trainer_samples_per_s": 90.0,
+                                  "ratio": 0.9}], "device": "cpu", "repeats": 3},
+        "tests": {"unit": s(100.0), "browser": s(200.0)},
+    }
+    text = run_all.render(results)
+    assert "| uv (scripts/install.py) | 12.0 s" in text and "12.5 times faster" in text
+    assert "| 01_data | 45.0 s" in text and "**not met**" in text  # full 400 s > 300 s
+    assert "| 07_capstone_spam | 80.0 s (80.0-80.0, n=3) | 90 s | met |" in text  # the capstone's own budget
+    assert "0.900 | >= 0.95 | **not met**" in text
+    assert "| **total** | 300 s" in text
