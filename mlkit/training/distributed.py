@@ -13,14 +13,13 @@ and ZeRO do) splits the model itself: it is what makes a model that does not fit
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from mlkit.course.processes import Job
 
 
 def torchrun_command(nproc: int = 2, out: str | os.PathLike = "ddp_result.json", **options: Any) -> list[str]:
@@ -32,36 +31,32 @@ def torchrun_command(nproc: int = 2, out: str | os.PathLike = "ddp_result.json",
     return args
 
 
-class DdpJob:
-    """A torchrun job running in the background (like a job submitted to a cluster):
+class DdpJob(Job):
+    """A torchrun job running in the background (like a job submitted to a cluster), run by
+    the course's one launcher (:class:`mlkit.course.processes.Job`): torchrun and its ranks
+    are stopped together on ``stop()``, at kernel exit, or if the kernel dies.
     ``result()`` waits for it and returns rank 0's JSON result."""
 
-    def __init__(self, cmd: list[str], out: Path, env: dict[str, str], timeout: float) -> None:
-        self.cmd, self.out, self.timeout = cmd, out, timeout
-        self.log = out.with_suffix(".log")
-        self._log = open(self.log, "w")
-        self.t0 = time.perf_counter()
-        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL)
+    def __init__(self, cmd: list[str], out: Path, env: dict[str, str] | None = None, timeout: float = 600) -> None:
+        super().__init__(cmd, name="torchrun", timeout=timeout, result_file=out,
+                         log_file=Path(out).with_suffix(".log"), env=env)
 
     @property
-    def done(self) -> bool:
-        return self.process.poll() is not None
+    def cmd(self) -> list[str]:
+        return self.command
 
-    def result(self) -> dict[str, Any]:
-        """Wait for the job; return its result plus ``wall_s``. Raises RuntimeError with the log if it failed."""
-        try:
-            rc = self.process.wait(timeout=max(1.0, self.timeout - (time.perf_counter() - self.t0)))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            rc = self.process.wait()
-        finally:
-            self._log.close()
-        wall = time.perf_counter() - self.t0
-        if rc != 0 or not self.out.exists():
-            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-            raise RuntimeError(f"torchrun failed (exit {rc}); its log {self.log}:\n{tail}")
-        return {**json.loads(self.out.read_text()), "wall_s": wall}
+    @property
+    def out(self) -> Path:
+        return self.result_file
+
+    @property
+    def log(self) -> Path:
+        return self.log_file
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for the job; return its result plus ``wall_s``. Raises
+        :class:`~mlkit.course.errors.ProcessError` (a RuntimeError) with the log if it failed."""
+        return {**super().result(timeout), "wall_s": self.wall_s}
 
 
 def start_ddp(
@@ -74,11 +69,10 @@ def start_ddp(
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mlkit-ddp-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "ddp_result.json"
-    out.unlink(missing_ok=True)
     cmd = torchrun_command(nproc, out, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                            n_train=n_train, device=device)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_proc), "PYTHONUNBUFFERED": "1"}
-    return DdpJob(cmd, out, env, timeout)
+    env = {"OMP_NUM_THREADS": str(threads_per_proc), "PYTHONUNBUFFERED": "1"}
+    return DdpJob(cmd, out, env, timeout).start()
 
 
 def run_ddp(nproc: int = 2, **options: Any) -> dict[str, Any]:

@@ -25,14 +25,59 @@ def test_two_process_ddp_on_cpu_learns(tmp_path):
 
 
 def test_failure_reports_the_log(tmp_path):
-    job = distributed.start_ddp(2, epochs=1, lr=-1.0, n_train=200, out_dir=tmp_path, timeout=120)
+    job = distributed.start_ddp(2, epochs=1, lr=-1.0, n_train=200, out_dir=tmp_path, timeout=300)
     with pytest.raises(RuntimeError, match="torchrun failed"):  # AdamW refuses a negative learning rate
         job.result()
-    assert job.log.exists()
+    assert job.log.exists() and job.returncode != 0
     bad = distributed.DdpJob([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
-                             tmp_path / "none.json", {}, timeout=30)
-    with pytest.raises(RuntimeError, match="boom"):
+                             tmp_path / "none.json", timeout=30).start()
+    with pytest.raises(RuntimeError, match=r"torchrun failed \(exit 3\).*\n.*boom"):
         bad.result()
+
+
+def _ranks(job, n: int, seconds: float = 120.0) -> list:
+    """The job's process tree once torchrun has started ``n`` ranks (ddp_train processes)."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        procs = psutil.Process(job.pid).children(recursive=True)
+        ranks = [p for p in procs if "mlkit.training.ddp_train" in " ".join(p.cmdline())
+                 and "torch.distributed.run" not in " ".join(p.cmdline())]
+        if len(ranks) == n:
+            return procs
+        time.sleep(0.2)
+    raise AssertionError(f"torchrun did not start {n} ranks; log:\n{job.log_tail()}")
+
+
+def _gone(procs, seconds: float = 15.0) -> bool:
+    import time
+
+    from mlkit.course.guard import alive
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in procs):
+        time.sleep(0.1)
+    return not any(alive(p) for p in procs)
+
+
+@pytest.mark.parametrize("how", ["stop", "torchrun killed"])
+def test_ranks_are_never_orphaned(tmp_path, how):
+    """torchrun starts its ranks in sessions of their own: stopping the job, or torchrun dying
+    (SIGKILL, no clean-up), must still end every rank."""
+    job = distributed.start_ddp(2, epochs=50, n_train=2000, out_dir=tmp_path, timeout=300)
+    try:
+        procs = _ranks(job, 2)
+        if how == "stop":
+            job.stop(timeout=10)
+        else:
+            [torchrun] = [p for p in procs if "torch.distributed.run" in " ".join(p.cmdline())]
+            torchrun.kill()
+        assert _gone(procs), [p.cmdline() for p in procs if p.is_running()]
+    finally:
+        job.stop()
 
 
 def test_ddp_train_single_process_in_process(tmp_path, monkeypatch):
