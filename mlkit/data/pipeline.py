@@ -1,7 +1,8 @@
 """Lesson 01: the stage commands of the DVC pipeline ``ingest -> validate -> featurize``.
 
 ``dvc.yaml`` in the lesson's demo repository calls ``python -m mlkit.data.pipeline STAGE``;
-each stage reads its parameters from ``params.yaml`` in the current folder:
+each stage asks DVC for the parameters ``dvc.yaml`` declares for it
+(``dvc.api.params_show(stages=STAGE)``), so a stage sees exactly what DVC tracks for it:
 
 - ``ingest``: the landed extracts in ``landing/`` -> ``data/raw.parquet``
 - ``validate``: ``data/raw.parquet`` and the suite ``expectations.json`` ->
@@ -16,11 +17,19 @@ import sys
 from pathlib import Path
 
 
-def _params(section: str) -> dict:
-    import yaml
+def _params(stage: str) -> dict:
+    """The parameters ``dvc.yaml`` declares for ``stage``, as DVC reads them (nested dicts)."""
+    import dvc.api
+    from dvc.exceptions import DvcException
 
-    path = Path("params.yaml")
-    return (yaml.safe_load(path.read_text()) or {}).get(section, {}) if path.exists() else {}
+    from mlkit.course.errors import MlkitError
+
+    try:
+        return dvc.api.params_show(stages=stage)
+    except DvcException as exc:  # not a DVC repository, no dvc.yaml, no such stage...
+        raise MlkitError(f"Cannot read the parameters of stage {stage!r} from DVC ({type(exc).__name__}: {exc}). "
+                         "Run the stage with `dvc repro` inside the DVC repository whose dvc.yaml "
+                         "declares it.") from None
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -32,7 +41,7 @@ def ingest() -> None:
     from mlkit.data import ingest as ing
 
     frames = ing.read_landing("landing")
-    wanted = _params("ingest").get("sources") or list(frames)
+    wanted = _params("ingest").get("ingest", {}).get("sources") or list(frames)
     raw = ing.merge_sources({name: frames[name] for name in wanted if name in frames})
     Path("data").mkdir(exist_ok=True)
     raw.to_parquet("data/raw.parquet", index=False)
@@ -45,13 +54,13 @@ def validate() -> None:
     from mlkit.data import validation
 
     raw = pd.read_parquet("data/raw.parquet")
-    suite = validation.load_suite("expectations.json")
-    result = validation.validate(raw, suite)
+    check = validation.check_for(validation.load_suite("expectations.json"), name="check_raw")
+    result = validation.validate(raw, check)
     stats = result.statistics
     _write_json("reports/validation.json", {"success": bool(result.success),
                                             "evaluated": int(stats["evaluated_expectations"]),
                                             "failed": int(stats["unsuccessful_expectations"])})
-    validation.gate(raw, suite, "data/raw.parquet")  # raises: dvc repro stops here
+    validation.gate(raw, check, "data/raw.parquet")  # raises: dvc repro stops here
     raw.to_parquet("data/validated.parquet", index=False)
     print(f"validate: {len(raw)} rows passed {stats['evaluated_expectations']} expectations")
 
@@ -61,7 +70,7 @@ def featurize() -> None:
 
     from mlkit.data import prep
 
-    params = _params("featurize")
+    params = _params("featurize").get("featurize", {})
     df = prep.clean(pd.read_parquet("data/validated.parquet"))
     removed = 0
     if params.get("dedup", True):

@@ -1,26 +1,35 @@
-"""Lesson 01, validation with Great Expectations 1.x: run suites, inject faults, gate a pipeline.
+"""Lesson 01, validation with Great Expectations 1.x: faults, a severity sweep, a gate.
 
-The lesson builds its expectation suite in the notebook with real GX calls; this module
-holds the plumbing around it: an ephemeral GX context with a pandas data source
-(:func:`validate`), a readable result table, a gallery of injected faults
-(:data:`FAULTS`), the fault-by-expectation matrix, the :func:`gate` that stops a
-pipeline on bad data, suite files for the DVC pipeline, and the fault-injector widget.
+The lesson builds its GX context, its expectation suite and the validation definition
+``check_raw`` in the notebook, with real GX calls. Every function here takes that
+``check`` (a ``gx.ValidationDefinition``) and runs it: the gate, the fault matrix, the
+severity sweep and the fault-injector widget all use the validation the learner built,
+never a second context of their own. Where only a suite exists (the DVC pipeline's
+validate stage reads one from ``expectations.json``), :func:`check_for` builds the check
+the same way the lesson does.
+
+Results read in words: an expectation "passed" or "failed"; a fault was "caught" or
+"slipped through".
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit.course.errors import MlkitError
+from mlkit.course.widgets import MainWidget
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+PASSED, FAILED, CAUGHT, SLIPPED = "passed", "failed", "caught", "slipped through"
+Check = Any  # a gx.ValidationDefinition (the lesson's check_raw); a gx.ExpectationSuite is also accepted
 
 
 class DataValidationError(MlkitError, ValueError):
@@ -31,50 +40,89 @@ class DataValidationError(MlkitError, ValueError):
         self.failures = failures
 
 
-# ---------------------------------------------------------------- running a suite
-@lru_cache(maxsize=1)
-def _batch_definition():
+# ---------------------------------------------------------------- running a check
+def check_for(suite: Any, name: str = "check") -> Any:
+    """A ``gx.ValidationDefinition`` for ``suite`` on pandas DataFrames (lesson 01's steps).
+
+    The same calls as the lesson's notebook: an ephemeral context with progress bars off,
+    a pandas data source, a DataFrame asset, a whole-DataFrame batch definition, and a
+    validation definition tying it to the suite. For code that has a suite but no check:
+    the DVC pipeline's validate stage and the exercise checks.
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("mlkit_pandas").add_dataframe_asset("batch")
-    return asset.add_batch_definition_whole_dataframe("whole_batch")
+    batch_def = (context.data_sources.add_pandas("mlkit_pandas").add_dataframe_asset("batch")
+                 .add_batch_definition_whole_dataframe("whole_batch"))
+    suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=_copies(suite)))
+    return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
 
 
-def validate(df: pd.DataFrame, suite: Any):
-    """Validate a DataFrame against a GX ``ExpectationSuite``; return GX's validation result."""
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
-    return batch.validate(suite)
+def _copies(suite: Any) -> list[dict]:
+    """The suite's expectations as plain dicts (a suite may belong to one context only)."""
+    return [{"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta") or {}}
+            for e in suite.to_json_dict()["expectations"]]
+
+
+def as_check(check: Check) -> Any:
+    """``check`` itself when it is a ``gx.ValidationDefinition``; a suite gets :func:`check_for`."""
+    import great_expectations as gx
+
+    if isinstance(check, gx.ValidationDefinition):
+        return check
+    if isinstance(check, gx.ExpectationSuite):
+        return _cached_check(json.dumps({"name": check.name, "expectations": _copies(check)}, sort_keys=True,
+                                        default=str))
+    raise MlkitError(f"Expected the gx.ValidationDefinition you built (check_raw), or a gx.ExpectationSuite; "
+                     f"got {type(check).__name__}.")
+
+
+@lru_cache(maxsize=8)
+def _cached_check(suite_json: str) -> Any:
+    """One check per distinct suite content: validating with a bare suite many times builds one context."""
+    import great_expectations as gx
+
+    data = json.loads(suite_json)
+    return check_for(gx.ExpectationSuite(name=data["name"], expectations=data["expectations"]),
+                     name=f"check_{data['name']}")
+
+
+def validate(df: pd.DataFrame, check: Check) -> Any:
+    """Run ``check`` on one DataFrame; return GX's validation result (``.success``, ``.results``)."""
+    return as_check(check).run(batch_parameters={"dataframe": df})
 
 
 def label(config: Any) -> str:
     """A short name for an expectation: ``values_to_not_be_null(text)``."""
-    kwargs = config.kwargs if hasattr(config, "kwargs") else config.configuration.kwargs
-    kind = getattr(config, "type", None) or getattr(config, "expectation_type", "expectation")
+    kwargs = config.kwargs
     target = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or "table"
-    return f"{kind.removeprefix('expect_')}({target})"
+    return f"{config.type.removeprefix('expect_')}({target})"
+
+
+def _error(res: Any) -> str | None:
+    info = res.exception_info if isinstance(res.exception_info, dict) else {}
+    if info.get("exception_message"):
+        return info["exception_message"]
+    nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    return nested[0].get("exception_message") if nested else None  # GX nests per-metric errors
 
 
 def results_table(result: Any) -> pd.DataFrame:
-    """One row per expectation: success, unexpected count and a sample, or the observed value."""
+    """One row per expectation: ``result`` ("passed"/"failed"), unexpected count, and a
+    sample of the unexpected values (or the observed value, or the error)."""
     import pandas as pd
 
     rows = []
     for res in result.results:
         r = res.result or {}
-        info = res.exception_info if isinstance(res.exception_info, dict) else {}
-        error = info.get("exception_message")
-        if error is None:  # GX nests per-metric errors
-            nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
-            error = nested[0].get("exception_message") if nested else None
         detail = r.get("observed_value")
         if not res.success:
-            detail = error or (r.get("partial_unexpected_list") or [])[:3] or detail
-        rows.append({"expectation": label(res.expectation_config), "success": bool(res.success),
+            detail = _error(res) or (r.get("partial_unexpected_list") or [])[:3] or detail
+        rows.append({"expectation": label(res.expectation_config), "result": PASSED if res.success else FAILED,
                      "unexpected": r.get("unexpected_count"), "detail": detail})
-    table = pd.DataFrame(rows, columns=["expectation", "success", "unexpected", "detail"])
+    table = pd.DataFrame(rows, columns=["expectation", "result", "unexpected", "detail"])
     table["unexpected"] = table["unexpected"].astype("Int64")
     return table
 
@@ -82,18 +130,18 @@ def results_table(result: Any) -> pd.DataFrame:
 def failures(result: Any) -> pd.DataFrame:
     """Only the failed expectations of a validation result."""
     table = results_table(result)
-    return table[~table["success"]].reset_index(drop=True)
+    return table[table["result"] == FAILED].reset_index(drop=True)
 
 
-def gate(df: pd.DataFrame, suite: Any, name: str = "batch") -> pd.DataFrame:
-    """Return ``df`` if it passes the suite; otherwise raise :class:`DataValidationError`.
+def gate(df: pd.DataFrame, check: Check, name: str = "batch") -> pd.DataFrame:
+    """Return ``df`` if ``check`` passes on it; otherwise raise :class:`DataValidationError`.
 
     The message names every failed expectation, so whoever reads a failed pipeline run
     knows what to fix; nothing downstream runs on the batch.
     """
     import pandas as pd
 
-    result = validate(df, suite)
+    result = validate(df, check)
     if result.success:
         return df
     failed = failures(result)
@@ -109,26 +157,30 @@ def gate(df: pd.DataFrame, suite: Any, name: str = "batch") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- suite files
-def save_suite(suite: Any, path: str | os.PathLike) -> Path:
-    """Write a suite as JSON (a versioned input of the DVC pipeline's validate stage)."""
-    data = suite.to_json_dict()
-    for exp in data.get("expectations", []):
-        exp.pop("id", None)
-        exp.get("kwargs", {}).pop("batch_id", None)
+def save_suite(check: Check, path: str | os.PathLike) -> Path:
+    """Write the suite of ``check`` (or a suite) as JSON, a versioned input of the DVC pipeline."""
+    suite = getattr(check, "suite", check)
+    data = {"name": suite.name, "expectations": _copies(suite)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     return path
 
 
-def load_suite(path: str | os.PathLike):
-    """Read a suite written by :func:`save_suite` back into a GX ``ExpectationSuite``."""
+def load_suite(path: str | os.PathLike) -> Any:
+    """Read a suite written by :func:`save_suite`: ``gx.ExpectationSuite`` takes the expectation dicts."""
     import great_expectations as gx
-    from great_expectations.expectations.registry import get_expectation_impl
 
     data = json.loads(Path(path).read_text())
-    expectations = [get_expectation_impl(e["type"])(**e["kwargs"]) for e in data["expectations"]]
-    return gx.ExpectationSuite(name=data["name"], expectations=expectations)
+    try:
+        suite = gx.ExpectationSuite(name=data["name"], expectations=data["expectations"])
+    except Exception as exc:  # pydantic's ValidationError, GX's InvalidExpectationConfigurationError...
+        raise MlkitError(f"{path}: an expectation is not valid ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:300]}); fix or remove it.") from None
+    if len(suite.expectations) != len(data["expectations"]):  # GX may log and skip an invalid one
+        raise MlkitError(f"{path}: {len(data['expectations']) - len(suite.expectations)} expectation(s) "
+                         "are not valid GX configurations; fix or remove them.")
+    return suite
 
 
 # ---------------------------------------------------------------- fault gallery
@@ -193,6 +245,8 @@ FAULTS: dict[str, Callable] = {
     "shifted_distribution": _shifted_distribution,
 }
 
+STRUCTURAL = frozenset({"renamed_column", "missing_column"})  # hit the whole table, whatever the severity
+
 
 def inject(df: pd.DataFrame, fault: str, severity: float = 0.2, seed: int = 0) -> pd.DataFrame:
     """A copy of the raw table with one fault injected into a ``severity`` share of its rows."""
@@ -205,54 +259,94 @@ def inject(df: pd.DataFrame, fault: str, severity: float = 0.2, seed: int = 0) -
     return FAULTS[fault](df, float(severity), np.random.default_rng(seed))
 
 
-def fault_matrix(df: pd.DataFrame, suite: Any, severity: float = 0.2, seed: int = 0,
-                 faults: list[str] | None = None) -> pd.DataFrame:
-    """Which expectation catches which fault: one row per fault (and "clean"), True = failed.
+def fault_matrix(df: pd.DataFrame, check: Check, severity: float = 0.2, seed: int = 0,
+                 faults: Sequence[str] | None = None) -> pd.DataFrame:
+    """Which expectation catches which fault (lesson 01), in words.
 
-    The last column ``caught`` is True when at least one expectation failed.
+    One row per fault (and "clean"), one column per expectation of ``check``: "caught"
+    where the expectation failed on the faulty batch, "passed" where it let it through.
+    Then ``verdict``: "caught" (at least one expectation failed), "slipped through", or,
+    for the clean batch, "passed"; and ``caught``, the same as a bool, for asserts.
     """
     import pandas as pd
 
+    check = as_check(check)
     rows = {}
     for fault in ["clean", *(faults or FAULTS)]:
         batch = df if fault == "clean" else inject(df, fault, severity, seed)
-        table = results_table(validate(batch, suite))
-        rows[fault] = pd.Series(~table["success"].to_numpy(), index=table["expectation"])
-    matrix = pd.DataFrame(rows).T.fillna(False).astype(bool)
-    matrix["caught"] = matrix.any(axis=1)
+        table = results_table(validate(batch, check))
+        rows[fault] = pd.Series(table["result"].map({FAILED: CAUGHT, PASSED: PASSED}).to_numpy(),
+                                index=table["expectation"])
+    matrix = pd.DataFrame(rows).T.fillna(PASSED)
+    matrix["caught"] = (matrix == CAUGHT).any(axis=1)
+    matrix.insert(len(matrix.columns) - 1, "verdict",
+                  [CAUGHT if c else (PASSED if f == "clean" else SLIPPED) for f, c in matrix["caught"].items()])
     return matrix
 
 
+def severity_sweep(df: pd.DataFrame, check: Check, rates: Sequence[float] = (0.01, 0.05, 0.2), seed: int = 0,
+                   faults: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each fault injected at several rates (lesson 01): which are caught at 1%, which slip through.
+
+    One row per fault, one column per rate (``"1%"``, ``"5%"``...) saying "caught" or
+    "slipped through", then ``lowest_rate_caught`` (a fraction, NaN if never caught) and
+    ``caught_by``: the expectations that failed at that lowest rate.
+    """
+    import math
+
+    import pandas as pd
+
+    check = as_check(check)
+    rates = sorted(float(r) for r in rates)
+    rows = []
+    for fault in faults or FAULTS:
+        row: dict[str, Any] = {"fault": fault}
+        lowest, by, failed = math.nan, "", None
+        for rate in rates:
+            if failed is None or fault not in STRUCTURAL:  # a structural fault is the same at any rate
+                failed = failures(validate(inject(df, fault, rate, seed), check))
+            row[f"{rate:.0%}" if rate >= 0.01 else f"{rate:.1%}"] = CAUGHT if len(failed) else SLIPPED
+            if len(failed) and math.isnan(lowest):
+                lowest, by = rate, ", ".join(failed["expectation"])
+        rows.append({**row, "lowest_rate_caught": lowest, "caught_by": by})
+    return pd.DataFrame(rows).set_index("fault")
+
+
 # ---------------------------------------------------------------- widget
-def fault_injector(df: pd.DataFrame, suite: Any, seed: int = 0):
-    """The lesson's widget: pick a fault and its severity, press Validate, see the result."""
-    import html
+class FaultInjector(MainWidget):
+    """The lesson's widget: pick a fault and its severity, press Validate, see what ``check`` says.
 
-    import ipywidgets as w
+    Attributes: ``fault`` (Dropdown), ``severity`` (FloatSlider), ``button`` (Button);
+    the verdict and the result table appear in ``status``.
+    """
 
-    fault = w.Dropdown(options=["clean", *FAULTS], value="nulls", description="fault")
-    severity = w.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="severity",
-                             readout_format=".2f")
-    button = w.Button(description="Validate", button_style="primary", icon="check")
-    out = w.HTML("<i>Pick a fault and press Validate.</i>")
+    def __init__(self, df: pd.DataFrame, check: Check, seed: int = 0) -> None:
+        import ipywidgets as w
 
-    def on_click(_=None) -> None:
-        try:
-            batch = df if fault.value == "clean" else inject(df, fault.value, severity.value, seed)
-            result = validate(batch, suite)
-            table = results_table(result)
-            n_failed = int((~table.success).sum())
-            verdict = ("<b style='color:green'>PASSED: the gate lets this batch through</b>" if result.success
-                       else f"<b style='color:#c00'>REFUSED: {n_failed} expectation(s) failed</b>")
-            out.value = (f"<p>{html.escape(fault.value)} at severity {severity.value:.2f} "
-                         f"({len(batch)} rows): {verdict}</p>"
-                         + table.assign(success=table.success.map({True: "✓", False: "✗ failed"}))
-                         .to_html(index=False, escape=True, na_rep=""))
-        except Exception as exc:  # a widget callback must never raise
-            out.value = f"<b style='color:#c00'>Could not validate: {html.escape(str(exc))}</b>"
+        self.df, self.check, self.seed = df, check, seed
+        self.fault = w.Dropdown(options=["clean", *FAULTS], value="nulls", description="fault")
+        self.severity = w.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="severity",
+                                      readout_format=".2f")
+        self.button = w.Button(description="Validate", button_style="primary", icon="check")
+        super().__init__(w.HBox([self.fault, self.severity, self.button]),
+                         status="<i>Pick a fault and press Validate.</i>", doing="validate")
+        self.on_click(self.button, self.run)
 
-    button.on_click(on_click)
-    box = w.VBox([w.HBox([fault, severity, button]), out])
-    box.add_class("mlkit-main")
-    box.run = on_click  # for tests and headless runs
-    return box
+    def run(self) -> None:
+        """Inject the chosen fault, run the check, show the verdict and the result table."""
+        import html
+
+        fault, severity = self.fault.value, self.severity.value
+        batch = self.df if fault == "clean" else inject(self.df, fault, severity, self.seed)
+        result = validate(batch, self.check)
+        table = results_table(result)
+        n_failed = int((table["result"] == FAILED).sum())
+        verdict = ("<b style='color:green'>PASSED: the gate lets this batch through</b>" if result.success
+                   else f"<b style='color:#c00'>REFUSED: {n_failed} expectation(s) failed</b>")
+        self.show(f"<p>{html.escape(fault)} at severity {severity:.2f} ({len(batch)} rows): {verdict}</p>"
+                  + table.to_html(index=False, escape=True, na_rep=""))
+
+
+def fault_injector(df: pd.DataFrame, check: Check, seed: int = 0) -> FaultInjector:
+    """The fault-injector widget of lesson 01 (see :class:`FaultInjector`)."""
+    return FaultInjector(df, check, seed=seed)

@@ -1,4 +1,4 @@
-"""mlkit.data.validation: GX 1.x suites on the raw SMS table, the fault gallery, the gate, the widget."""
+"""mlkit.data.validation: the learner's GX check drives the gate, the fault matrix, the sweep and the widget."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 
 gx = pytest.importorskip("great_expectations")
 import great_expectations.expectations as gxe  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
-from mlkit import datasets
+from mlkit import datasets  # noqa: E402
 from mlkit.data import ingest, validation  # noqa: E402
 
 
@@ -19,33 +20,80 @@ def raw():
     return ingest.merge_sources(parts)
 
 
-@pytest.fixture(scope="module")
-def suite(raw):
+def _expectations(raw):
     mean = raw.n_chars.mean()
-    return gx.ExpectationSuite(name="test_raw", expectations=[
+    return [
         gxe.ExpectTableColumnsToMatchSet(column_set=ingest.RAW_COLUMNS, exact_match=True),
         gxe.ExpectColumnValuesToBeUnique(column="id"),
         gxe.ExpectColumnValuesToNotBeNull(column="text"),
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
         gxe.ExpectColumnValuesToBeBetween(column="n_chars", min_value=1, max_value=1000),
         gxe.ExpectColumnMeanToBeBetween(column="n_chars", min_value=0.85 * mean, max_value=1.15 * mean),
-    ])
+    ]
 
 
-def test_clean_batch_passes_and_the_table_reads_well(raw, suite):
-    result = validation.validate(raw, suite)
+@pytest.fixture(scope="module")
+def check(raw):
+    """Built as the lesson's notebook builds check_raw: the learner's own context and definition."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_def = (context.data_sources.add_pandas("sms").add_dataframe_asset("raw")
+                 .add_batch_definition_whole_dataframe("each_delivery"))
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name="test_raw", expectations=_expectations(raw)))
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name="check_raw", data=batch_def, suite=suite))
+
+
+@pytest.fixture(scope="module")
+def suite(raw):
+    return gx.ExpectationSuite(name="bare", expectations=_expectations(raw))
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Every ValidationDefinition run during a test, as the definition objects that ran."""
+    ran = []
+    real = gx.ValidationDefinition.run
+
+    def run(self, **kw):
+        ran.append(self)
+        return real(self, **kw)
+
+    monkeypatch.setattr(gx.ValidationDefinition, "run", run)
+    return ran
+
+
+def test_clean_batch_passes_and_the_table_reads_in_words(raw, check):
+    result = validation.validate(raw, check)
     assert result.success
     table = validation.results_table(result)
-    assert list(table.columns) == ["expectation", "success", "unexpected", "detail"]
-    assert "column_values_to_not_be_null(text)" in set(table.expectation) and table.success.all()
+    assert list(table.columns) == ["expectation", "result", "unexpected", "detail"]
+    assert "column_values_to_not_be_null(text)" in set(table.expectation)
+    assert set(table.result) == {"passed"}
     assert validation.failures(result).empty
 
 
+def test_the_learners_check_is_the_one_every_helper_runs(raw, check, runs):
+    validation.gate(raw, check)
+    validation.fault_matrix(raw, check, faults=["nulls"])
+    validation.severity_sweep(raw, check, rates=[0.01], faults=["nulls"])
+    validation.FaultInjector(raw, check).click()
+    assert len(runs) == 1 + 2 + 1 + 1 and all(r is check for r in runs)
+
+
+def test_a_bare_suite_gets_its_own_check_and_leaves_the_learners_working(raw, check, suite):
+    assert validation.validate(raw, suite).success          # builds a second context, once
+    assert validation.as_check(suite) is validation.as_check(suite)
+    assert validation.validate(raw, check).success           # the learner's check still runs
+    with pytest.raises(validation.MlkitError, match="ValidationDefinition"):
+        validation.validate(raw, "my suite")
+
+
 @pytest.mark.parametrize("fault", list(validation.FAULTS))
-def test_every_fault_is_caught_at_severity_02(raw, suite, fault):
+def test_every_fault_is_caught_at_severity_02(raw, check, fault):
     bad = validation.inject(raw, fault, severity=0.2, seed=1)
-    assert not validation.validate(bad, suite).success
-    assert validation.validate(raw, suite).success  # injecting copies; the original is untouched
+    assert not validation.validate(bad, check).success
+    assert validation.validate(raw, check).success  # injecting copies; the original is untouched
 
 
 def test_faults_do_what_they_say(raw):
@@ -60,10 +108,6 @@ def test_faults_do_what_they_say(raw):
     assert validation.inject(raw, "nulls", 0.0).equals(raw)
 
 
-def test_a_small_shift_slips_through_the_mean_expectation(raw, suite):
-    assert validation.validate(validation.inject(raw, "shifted_distribution", 0.03), suite).success
-
-
 def test_bad_fault_arguments_are_explained(raw):
     with pytest.raises(validation.MlkitError, match="Unknown fault"):
         validation.inject(raw, "gremlins")
@@ -71,52 +115,83 @@ def test_bad_fault_arguments_are_explained(raw):
         validation.inject(raw, "nulls", 1.5)
 
 
-def test_fault_matrix_has_a_clean_row_and_catches_all(raw, suite):
-    matrix = validation.fault_matrix(raw, suite, severity=0.2)
+def test_fault_matrix_speaks_in_words(raw, check):
+    matrix = validation.fault_matrix(raw, check, severity=0.2)
     assert list(matrix.index) == ["clean", *validation.FAULTS]
-    assert not matrix.loc["clean"].any()
-    assert matrix.drop(index="clean").caught.all()
-    assert matrix.loc["unknown_category", "column_values_to_be_in_set(label)"]
-    assert matrix.loc["duplicated_rows", "column_values_to_be_unique(id)"]
+    assert list(matrix.columns[-2:]) == ["verdict", "caught"]
+    cells = matrix.drop(columns=["verdict", "caught"])
+    assert set(cells.stack()) == {"caught", "passed"}
+    assert (cells.loc["clean"] == "passed").all() and matrix.loc["clean", "verdict"] == "passed"
+    assert (matrix.drop(index="clean").verdict == "caught").all() and matrix.drop(index="clean").caught.all()
+    assert matrix.loc["unknown_category", "column_values_to_be_in_set(label)"] == "caught"
+    assert matrix.loc["duplicated_rows", "column_values_to_be_unique(id)"] == "caught"
+    assert matrix.loc["duplicated_rows", "column_values_to_not_be_null(text)"] == "passed"
 
 
-def test_gate_passes_good_data_and_refuses_bad_data_with_a_clear_message(raw, suite):
-    assert validation.gate(raw, suite) is raw
+def test_severity_sweep_finds_the_fault_that_slips_through_at_low_rates(raw, check):
+    sweep = validation.severity_sweep(raw, check, rates=(0.2, 0.01, 0.05), seed=0)
+    assert list(sweep.columns) == ["1%", "5%", "20%", "lowest_rate_caught", "caught_by"]
+    assert list(sweep.index) == list(validation.FAULTS)
+    at_1 = sweep["1%"]
+    assert set(at_1[at_1 == "slipped through"].index) == {"shifted_distribution"}
+    assert sweep.loc["shifted_distribution", "5%"] == "slipped through"
+    assert sweep.loc["shifted_distribution", "20%"] == "caught"
+    assert sweep.loc["shifted_distribution", "lowest_rate_caught"] == 0.2
+    assert sweep.loc["shifted_distribution", "caught_by"] == "column_mean_to_be_between(n_chars)"
+    assert sweep.loc["nulls", "caught_by"] == "column_values_to_not_be_null(text)"
+
+
+def test_a_check_that_misses_a_fault_makes_the_sweep_say_so(raw):
+    lenient = gx.ExpectationSuite(name="lenient", expectations=[gxe.ExpectColumnValuesToNotBeNull(column="text")])
+    sweep = validation.severity_sweep(raw, lenient, rates=[0.05], faults=["nulls", "unknown_category"])
+    assert sweep["5%"].to_dict() == {"nulls": "caught", "unknown_category": "slipped through"}
+    assert pd.isna(sweep.loc["unknown_category", "lowest_rate_caught"])
+    matrix = validation.fault_matrix(raw, lenient, faults=["unknown_category"])
+    assert matrix.loc["unknown_category", "verdict"] == "slipped through"
+
+
+def test_gate_passes_good_data_and_refuses_bad_data_with_a_clear_message(raw, check):
+    assert validation.gate(raw, check) is raw
     with pytest.raises(validation.DataValidationError) as info:
-        validation.gate(validation.inject(raw, "unknown_category", 0.05), suite, name="today")
+        validation.gate(validation.inject(raw, "unknown_category", 0.05), check, name="today")
     msg = str(info.value)
     assert "'today'" in msg and "column_values_to_be_in_set(label)" in msg and "promo" in msg
     assert "nothing downstream ran" in msg
     assert list(info.value.failures.expectation) == ["column_values_to_be_in_set(label)"]
 
 
-def test_gate_reports_a_missing_column(raw, suite):
+def test_gate_reports_a_missing_column(raw, check):
     with pytest.raises(validation.DataValidationError, match='column "text"'):
-        validation.gate(validation.inject(raw, "renamed_column"), suite)
+        validation.gate(validation.inject(raw, "renamed_column"), check)
 
 
-def test_suite_round_trips_through_json(raw, suite, tmp_path):
-    path = validation.save_suite(suite, tmp_path / "s" / "expectations.json")
+def test_suite_round_trips_through_json_as_expectation_dicts(raw, check, tmp_path):
+    path = validation.save_suite(check, tmp_path / "s" / "expectations.json")
+    assert '"type": "expect_column_values_to_be_unique"' in path.read_text()
     loaded = validation.load_suite(path)
-    assert len(loaded.expectations) == len(suite.expectations)
+    assert isinstance(loaded, gx.ExpectationSuite) and len(loaded.expectations) == len(check.suite.expectations)
     bad = validation.inject(raw, "nulls", 0.1)
     for batch in (raw, bad):
-        a = validation.results_table(validation.validate(batch, suite))
+        a = validation.results_table(validation.validate(batch, check))
         b = validation.results_table(validation.validate(batch, loaded))
-        pd.testing.assert_series_equal(a.success, b.success)
+        pd.testing.assert_series_equal(a.result, b.result)
 
 
-def test_widget_button_changes_its_output_and_never_raises(raw, suite):
-    box = validation.fault_injector(raw, suite)
-    assert "mlkit-main" in box._dom_classes
-    controls, out = box.children
-    fault, severity, button = controls.children
-    before = out.value
-    button.click()
-    assert out.value != before and "REFUSED" in out.value
-    fault.value, severity.value = "clean", 0.0
-    button.click()
-    assert "PASSED" in out.value
-    broken = validation.fault_injector(raw, suite=None)  # a bad suite: a message, not an exception
-    broken.children[0].children[2].click()
-    assert "Could not validate" in broken.children[1].value
+def test_a_broken_suite_file_is_refused(tmp_path):
+    path = tmp_path / "expectations.json"
+    path.write_text('{"name": "s", "expectations": [{"type": "expect_column_values_to_not_be_null", '
+                    '"kwargs": {}}]}')  # no column
+    with pytest.raises(validation.MlkitError, match="not valid"):
+        validation.load_suite(path)
+
+
+def test_widget_button_changes_its_text_and_never_raises(raw, check):
+    panel = validation.fault_injector(raw, check)
+    assert isinstance(panel, validation.FaultInjector)
+    assert "mlkit-main" in panel.box._dom_classes and panel.first_button is panel.button
+    before = panel.text
+    assert "REFUSED" in panel.click() and panel.text != before
+    panel.fault.value, panel.severity.value = "clean", 0.0
+    assert "PASSED" in panel.click() and panel.errors == []
+    broken = validation.FaultInjector(raw, check=None)  # a bad check: a message, not an exception
+    assert "Could not validate" in broken.click() and len(broken.errors) == 1
