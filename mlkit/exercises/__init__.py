@@ -9,8 +9,14 @@ In a notebook::
     quiz.show("00_lifecycle_overview")
 
 Authors define questions in ``mlkit/exercises/lessonNN.py`` with :class:`Question` and
-:class:`Mistake`, and the quiz as ``QUIZ = [...]`` (see :mod:`mlkit.exercises.quiz`).
-Importing this package is cheap: widgets and data are loaded only when used.
+:class:`Mistake`, listed as ``QUESTIONS = [q1, q2, ...]``, using the shared
+:mod:`~mlkit.exercises.fixtures`; the quiz is data, ``mlkit/exercises/quizzes/NN_topic.toml``
+(see :mod:`mlkit.exercises.quiz`). Importing this package is cheap: widgets and data are
+loaded only when used.
+
+Modules, bottom up (no import cycle): ``records`` (the progress file), ``core`` (Question,
+checks, solutions), ``quiz``, ``progress`` (summaries, widget), ``fixtures``, ``lessonNN``,
+``build`` (exercises/ from solutions/).
 """
 
 from mlkit.exercises.core import CheckFailed, Mistake, NotStarted, Question

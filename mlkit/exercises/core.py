@@ -1,8 +1,9 @@
 """Instant checks for exercises: ``ex.q1.check()``, ``ex.q1.hint()``, ``ex.q1.solution()``.
 
 A lesson's exercise module (``mlkit/exercises/lessonNN.py``) defines one :class:`Question`
-per exercise. Its check function receives the learner's object (looked up by name in the
-notebook) and raises :class:`Mistake` with specific feedback when the behaviour is wrong.
+per exercise and lists them, in order, as ``QUESTIONS = [q1, q2, ...]``. A check function
+receives the learner's object (looked up by name in the notebook) and raises
+:class:`Mistake` with specific feedback when the behaviour is wrong.
 Everything here is plain Python: no heavy imports, no front end needed.
 """
 
@@ -11,16 +12,16 @@ from __future__ import annotations
 import ast
 import html
 import json
-import os
 import re
 import sys
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-ROOT = Path(__file__).resolve().parents[2]
-SOLUTIONS_DIR = ROOT / "solutions"
-STRICT_ENV = "MLKIT_STRICT"  # the batch runner sets it: checks raise instead of only showing feedback
+from mlkit.course import config
+from mlkit.course.config import STRICT_ENV  # noqa: F401 - the batch runner sets it: checks raise
+from mlkit.course.errors import MlkitError
+from mlkit.exercises import records
 
 _PKG_DIR = str(Path(__file__).resolve().parents[1])
 _MISSING = object()
@@ -38,9 +39,13 @@ class CheckFailed(AssertionError):
     """Strict mode (batch runs): the learner's answer failed its check."""
 
 
+class LessonError(MlkitError, LookupError):
+    """A lesson's exercise module or quiz file is missing or malformed; the message says what to add."""
+
+
 def strict() -> bool:
     """True in batch runs ($MLKIT_STRICT=1): failed checks raise instead of printing."""
-    return os.environ.get(STRICT_ENV, "").lower() in {"1", "true", "yes"}
+    return config.flag(STRICT_ENV)
 
 
 def show(kind: str, title: str, body: str = "", code: str | None = None) -> None:
@@ -245,28 +250,73 @@ class Question:
         return code
 
 
-def lesson_module(lesson: str):
-    """The exercise module of a lesson id: "01_data" -> mlkit.exercises.lesson01."""
+def find_lesson_module(lesson: str):
+    """The exercise module of a lesson id ("01_data" -> mlkit.exercises.lesson01), or None
+    when the lesson has none. Raises LessonError when the id has no number or the module
+    declares another lesson."""
     import importlib
 
-    m = re.match(r"(\d+)", lesson or "")
+    m = re.match(r"(\d+)_", lesson or "")
     if not m:
-        raise LookupError(f"Lesson id {lesson!r} should start with its number, e.g. '01_data'.")
+        raise LessonError(f"Lesson id {lesson!r} should be its number and topic, e.g. '01_data'.")
+    name = f"mlkit.exercises.lesson{m.group(1)}"
     try:
-        module = importlib.import_module(f"mlkit.exercises.lesson{m.group(1)}")
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"mlkit.exercises.lesson{m.group(1)}":
+        if exc.name != name:
             raise
-        raise LookupError(f"No exercises or quiz for lesson {lesson!r} (mlkit/exercises/lesson{m.group(1)}.py).") from None
-    declared = getattr(module, "LESSON", lesson)
+        return None
+    declared = getattr(module, "LESSON", None)
+    if declared is None:
+        raise LessonError(f"mlkit/exercises/lesson{m.group(1)}.py has no LESSON line: add "
+                          f"LESSON = {lesson!r} at its top.")
     if declared != lesson:
-        raise LookupError(f"mlkit/exercises/lesson{m.group(1)}.py is for lesson {declared!r}, not {lesson!r}.")
+        raise LessonError(f"mlkit/exercises/lesson{m.group(1)}.py is for lesson {declared!r}, not {lesson!r}.")
     return module
 
 
-def lesson_questions(module) -> list["Question"]:
-    """The Questions a lesson module defines, in the order they are defined."""
-    return [v for v in vars(module).values() if isinstance(v, Question)]
+def lesson_module(lesson: str):
+    """The exercise module of a lesson id: "01_data" -> mlkit.exercises.lesson01."""
+    module = find_lesson_module(lesson)
+    if module is None:
+        number = re.match(r"(\d+)", lesson).group(1)
+        raise LessonError(f"No exercises or quiz for lesson {lesson!r} (mlkit/exercises/lesson{number}.py).")
+    return module
+
+
+def lesson_questions(module) -> list[Question]:
+    """A lesson module's exercises: its ``QUESTIONS`` list, in the order learners meet them.
+
+    Raises LessonError, saying what to add, when the list is missing, holds something that
+    is not a Question, repeats a name, leaves out a Question the module defines, or mixes lessons.
+    """
+    where = f"mlkit/exercises/{module.__name__.rsplit('.', 1)[-1]}.py"
+    defined = {n: v for n, v in vars(module).items() if isinstance(v, Question)}  # for the messages only
+    listed = getattr(module, "QUESTIONS", None)
+    if listed is None:
+        names = ", ".join(defined) or "q1, q2, ..."
+        raise LessonError(f"{where} has no QUESTIONS list. Add, after its last question: "
+                          f"QUESTIONS = [{names}]  (the order learners meet them).")
+    if not isinstance(listed, (list, tuple)):
+        raise LessonError(f"{where}: QUESTIONS should be a list, e.g. QUESTIONS = [q1, q2]; "
+                          f"it is a {type(listed).__name__}.")
+    listed = list(listed)
+    wrong = [x for x in listed if not isinstance(x, Question)]
+    if wrong:
+        raise LessonError(f"{where}: QUESTIONS holds {wrong[0]!r}, which is not a Question.")
+    names = [q.name for q in listed]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise LessonError(f"{where}: the question name {repeated[0]!r} is used twice in QUESTIONS.")
+    left_out = [n for n, q in defined.items() if q not in listed]
+    if left_out:
+        raise LessonError(f"{where} defines {left_out[0]} but QUESTIONS does not list it: add it to QUESTIONS.")
+    lesson = getattr(module, "LESSON", None)
+    other = [q for q in listed if lesson and q.lesson != lesson]
+    if other:
+        raise LessonError(f"{where}: {other[0].name} is made for lesson {other[0].lesson!r}, "
+                          f"but the module's LESSON is {lesson!r}.")
+    return listed
 
 
 # --- the reference solution, read from the one source -------------------------------------
@@ -307,8 +357,18 @@ def clean_solution(source: str) -> str:
 
 
 def solution_source(lesson: str, name: str, solutions_dir: Path | None = None) -> str:
-    """The cleaned source of the cell in solutions/<lesson>.ipynb that defines ``name``."""
-    path = (solutions_dir or SOLUTIONS_DIR) / f"{lesson}.ipynb"
+    """The cleaned source of the cell in solutions/<lesson>.ipynb that defines ``name``.
+
+    The solutions folder is found through :func:`mlkit.course.config.course_root` (so it
+    also works after a plain ``pip install .``, run from the course folder or with
+    $MLKIT_COURSE_ROOT set), unless ``solutions_dir`` is given.
+    """
+    if solutions_dir is None:
+        try:
+            solutions_dir = config.course_root() / "solutions"
+        except MlkitError as exc:
+            raise LookupError(f"The solutions notebook {lesson}.ipynb is not here: {exc}") from None
+    path = Path(solutions_dir) / f"{lesson}.ipynb"
     if not path.exists():
         raise LookupError(f"The solutions notebook {path} is not here (it ships with the course repository).")
     nb = json.loads(path.read_text(encoding="utf-8"))
@@ -325,17 +385,13 @@ def solution_source(lesson: str, name: str, solutions_dir: Path | None = None) -
 # --- progress (never allowed to break a lesson) -------------------------------------------
 def _record(lesson: str, name: str, passed: bool) -> None:
     try:
-        from mlkit.exercises import progress
-
-        progress.record_check(lesson, name, passed)
+        records.record_check(lesson, name, passed)
     except Exception:  # noqa: BLE001 - progress is a nicety; the check result matters
         pass
 
 
 def _record_hint(lesson: str, name: str, n: int) -> None:
     try:
-        from mlkit.exercises import progress
-
-        progress.record_hint(lesson, name, n)
+        records.record_hint(lesson, name, n)
     except Exception:  # noqa: BLE001
         pass

@@ -1,8 +1,8 @@
 """Lesson 01 exercises: write expectations, split without leakage, release and restore data.
 
 Four exercises on the real SMS data, each checked by running the learner's code on fresh
-inputs (new deliveries, a new DVC repository), never by reading it. Also the lesson's
-quiz (``QUIZ``). Used by ``solutions/01_data.ipynb`` and its learner copy
+inputs (new deliveries, a new DVC repository), never by reading it. The quiz is
+``quizzes/01_data.toml``. Used by ``solutions/01_data.ipynb`` and its learner copy
 ``exercises/01_data.ipynb``.
 """
 
@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
-from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from mlkit.exercises import fixtures
 from mlkit.exercises.core import Mistake, Question
-from mlkit.exercises.quiz import MultipleChoice, Numeric, ShortText, SingleChoice
 
 LESSON = "01_data"
 DATA_FILE = "data/messages.csv"
 
 
 # --- shared fixtures (real data) --------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _sms():
-    from mlkit import datasets
-
-    return datasets.load_sms_spam()
-
-
 def _delivery(n: int, seed: int):
     """A clean delivery of ``n`` messages: id, text, label, n_chars."""
-    df = _sms().sample(n, random_state=seed).reset_index(names="id")
+    df = fixtures.sms().sample(n, random_state=seed).reset_index(names="id")
     df["n_chars"] = df["text"].str.len()
     return df[["id", "text", "label", "n_chars"]]
 
@@ -116,7 +106,7 @@ def _with_variants(df):
     """The SMS data plus 40 copies that differ only in case and spacing."""
     import pandas as pd
 
-    extra = df.drop_duplicates("text").sample(40, random_state=5).copy()
+    extra = fixtures.sms_deduped().sample(40, random_state=5).copy()
     extra["text"] = "  " + extra["text"].str.upper() + " "
     return pd.concat([df, extra], ignore_index=True)
 
@@ -124,7 +114,7 @@ def _with_variants(df):
 def _check_q2(split_without_leakage) -> str:
     from mlkit.data import prep
 
-    df = _with_variants(_sms())
+    df = _with_variants(fixtures.sms())
     out = split_without_leakage(df.copy(), test_size=0.25, seed=0)
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise Mistake(f"split_without_leakage should return (train, test); it returned {type(out).__name__}.")
@@ -198,15 +188,6 @@ def write_messages(repo: Path, release: int, seed: int = 0) -> str:
     return versioning.file_md5(target)
 
 
-@contextmanager
-def _scratch():
-    folder = Path(tempfile.mkdtemp(prefix="mlkit-ex01-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _remote_has(remote: Path, md5: str) -> bool:
     return (remote / "files" / "md5" / md5[:2] / md5[2:]).exists()
 
@@ -244,7 +225,7 @@ def _check_release_once(release, repo: Path, tag: str, md5: str) -> None:
 
 
 def _check_q3(release) -> str:
-    with _scratch() as tmp:
+    with fixtures.scratch("mlkit-ex01-") as tmp:
         repo = exercise_repo(tmp)
         _check_release_once(release, repo, "v1", write_messages(repo, 1))
         _check_release_once(release, repo, "v2", write_messages(repo, 2))
@@ -272,7 +253,7 @@ def reference_release(repo: Path, tag: str) -> None:
 def _check_q4(restore) -> str:
     from mlkit.data import versioning
 
-    with _scratch() as tmp:
+    with fixtures.scratch("mlkit-ex01-") as tmp:
         repo = exercise_repo(tmp)
         v1 = write_messages(repo, 1)
         reference_release(repo, "v1")
@@ -320,64 +301,5 @@ q4 = Question(
 )
 
 
-# --- the quiz ---------------------------------------------------------------------------------
-QUIZ = [
-    SingleChoice(
-        id="dedup_order",
-        prompt="The SMS data holds the same text several times. When should you remove the copies?",
-        options=["After the split, in train and test separately.", "Before the split.",
-                 "Never: copies are real data.", "Only in the test set."],
-        answer=1,
-        feedback={0: "Each side is then free of copies, but a text can still be in both train and test.",
-                  2: "Keep one copy, yes; but copies on both sides of the split make the test score lie.",
-                  3: "Copies in train of test texts would still leak."},
-        explanation="Deduplicate first, then split: otherwise a copy in training and its twin in the test "
-                    "set let the model score on messages it has already seen.",
-    ),
-    Numeric(
-        id="seen_messages",
-        prompt="A test set of 1,200 messages; 9% of them have an exact copy in the training set. How many "
-               "test messages has the model in effect already seen?",
-        answer=108, tolerance=0.5, unit="messages",
-        mistakes=[(9, 0.5, "That is the percentage; apply it to the 1,200 messages.")],
-        explanation="0.09 x 1,200 = 108 messages scored on memory rather than generalisation.",
-    ),
-    MultipleChoice(
-        id="schema_faults",
-        prompt="Which faults does ExpectTableColumnsToMatchSet (with exact_match=True) catch? Tick all.",
-        options=["A renamed column", "A missing column", "Null texts", "A shifted mean length",
-                 "An extra column"],
-        answers=[0, 1, 4],
-        feedback={2: "Nulls leave the columns as they are: that is ExpectColumnValuesToNotBeNull's job.",
-                  3: "The columns are the same; only a distribution expectation sees a shift."},
-        explanation="A schema expectation compares column names only; values need their own expectations.",
-    ),
-    SingleChoice(
-        id="git_checkout_dvc",
-        prompt="You run `git checkout v1 -- landing.dvc`. What is in the landing/ folder now?",
-        options=["Release 1's data.", "Still the data it had before, until `dvc checkout`.",
-                 "Nothing: git deleted it.", "A merge of both releases."],
-        answer=1,
-        feedback={0: "Git only changed the small .dvc file: the data is DVC's business."},
-        explanation="Git versions the pointer (the hash in the .dvc file); `dvc checkout` (or `dvc pull`) "
-                    "makes the data match the pointer.",
-    ),
-    SingleChoice(
-        id="repro_nothing",
-        prompt="Why does a second `dvc repro` with nothing changed run no stage?",
-        options=["It caches the terminal output.",
-                 "dvc.lock records the hashes of every stage's deps, params and outs; they all still match.",
-                 "It only runs the last stage.", "It checks file modification times only."],
-        answer=1,
-        feedback={3: "DVC compares content hashes, so touching a file without changing it does not rerun."},
-        explanation="A stage reruns only when the hash of a dependency, a parameter or an output differs "
-                    "from the one recorded in dvc.lock.",
-    ),
-    ShortText(
-        id="parquet_column",
-        prompt="Why does reading one column from Parquet take a fraction of the time it takes from CSV?",
-        keywords=[("column*", "columnar"), ("skip*", "only", "not parse", "without reading", "just")],
-        explanation="Parquet stores each column in its own compressed chunks, so a reader fetches only the "
-                    "columns asked for; CSV stores rows as text, so every byte of every row must be parsed.",
-    ),
-]
+# --- the exercises, in the order learners meet them ----------------------------------------------
+QUESTIONS = [q1, q2, q3, q4]

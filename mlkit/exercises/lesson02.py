@@ -8,21 +8,19 @@ writes, checked by running it:
 * q3 ``training_memory_gb``: estimate the training memory of a configuration;
 * q4 ``reproducible_run``: make a training run give the same numbers twice.
 
-Also the lesson's quiz (``QUIZ``). Used by ``solutions/02_training.ipynb`` and its learner
+The quiz is ``quizzes/02_training.toml``. Used by ``solutions/02_training.ipynb`` and its learner
 copy ``exercises/02_training.ipynb``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from functools import lru_cache
 from numbers import Real
 from typing import Any
 
+from mlkit.exercises import fixtures
 from mlkit.exercises.core import Mistake, Question
-from mlkit.exercises.quiz import MultipleChoice, Numeric, ShortText, SingleChoice
 
 LESSON = "02_training"
 
@@ -35,48 +33,6 @@ def _spam():
     return models.spam_data(max_features=1000)
 
 
-class _Restore:
-    """A fresh MLflow store of the check's own in a temporary folder (database and
-    artifacts; never the learner's, never the current folder), removed afterwards, and
-    MLflow's tracking URI and active run put back as they were."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def __enter__(self):
-        import mlflow
-
-        self.uri, self.registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-        while mlflow.active_run():
-            mlflow.end_run()
-        self.folder = tempfile.mkdtemp(prefix=f"mlkit-ex02-{self.tag}-")
-        store = f"sqlite:///{self.folder}/mlflow.db"
-        mlflow.set_tracking_uri(store)
-        mlflow.set_registry_uri(store)
-        return self
-
-    def experiment(self, name: str) -> str:
-        """Create and activate an experiment whose artifacts stay in the temporary folder."""
-        import mlflow
-        from pathlib import Path
-
-        exp_id = mlflow.create_experiment(name, artifact_location=(Path(self.folder) / "artifacts").as_uri())
-        mlflow.set_experiment(experiment_id=exp_id)
-        return exp_id
-
-    def __exit__(self, *exc):
-        import shutil
-
-        import mlflow
-
-        while mlflow.active_run():
-            mlflow.end_run("FAILED")
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.registry)
-        os.environ["MLFLOW_TRACKING_URI"] = self.uri
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
 def _is_number(x: Any) -> bool:
     return isinstance(x, Real) and not isinstance(x, bool) and math.isfinite(float(x))
 
@@ -86,8 +42,7 @@ def _check_q1(train_tracked) -> str:
     import mlflow
 
     data = _spam()
-    with _Restore("q1") as store:
-        store.experiment("q1")
+    with fixtures.temp_mlflow("q1"):
         run_id = train_tracked(data.X_train[:800], data.y_train[:800], 0.01, 3)
         if mlflow.active_run() is not None:
             raise Mistake("A run is still active after train_tracked returned: use `with mlflow.start_run() as run:`.")
@@ -140,13 +95,13 @@ q1 = Question(
 
 
 # --- q2: find the best run and register it --------------------------------------------------------
-def _make_runs(store: _Restore, n: int = 4) -> tuple[str, list[str], str]:
+def _make_runs(store: fixtures.TempMlflow, n: int = 4) -> tuple[str, list[str], str]:
     """An experiment with n finished runs (val_loss, test_f1, a logged model); returns the
     experiment id, the run ids, and the id of the run with the lowest val_loss."""
     import mlflow
     import torch
 
-    exp_id = store.experiment("q2")
+    exp_id = store.experiment_id
     losses = [0.31, 0.12, 0.25, 0.18][:n]  # the best (lowest) is not the first nor the last
     f1s = [0.88, 0.93, 0.95, 0.91][:n]     # the best f1 is not the best val_loss: choose on validation
     ids = []
@@ -170,7 +125,7 @@ def _check_q2(register_best) -> str:
     import mlflow
     import mlflow.pytorch  # noqa: F401  (log_model in the fixture)
 
-    with _Restore("q2") as store:
+    with fixtures.temp_mlflow("q2") as store:
         exp_id, ids, best = _make_runs(store)
         name = "q2-model"
         version = register_best(exp_id, name)
@@ -299,94 +254,5 @@ q4 = Question(
 )
 
 
-# --- the self-check quiz -----------------------------------------------------------------------------
-QUIZ = [
-    Numeric(
-        id="bytes_per_param",
-        prompt="Training with Adam in fp32: how many bytes per parameter do the weights, gradients and "
-               "optimizer state take together (activations not counted)?",
-        answer=16, tolerance=0.01, unit="bytes",
-        mistakes=[(4, 0.01, "4 bytes is the weight alone; training also keeps its gradient and Adam's two moments."),
-                  (8, 0.01, "Weights and gradients make 8; Adam adds two more fp32 numbers per weight."),
-                  (12, 0.01, "Adam keeps two states per weight (first and second moment), not one.")],
-        explanation="4 (weight) + 4 (gradient) + 8 (Adam's two moments) = 16 bytes. A 7B model: 112 GB before "
-                    "a single activation, so it is trained on several GPUs with the state sharded.",
-    ),
-    SingleChoice(
-        id="weights_only",
-        prompt="Why load checkpoints with torch.load(path, weights_only=True)?",
-        options=["It is faster to read.", "A pickled file can run arbitrary code when loaded; weights_only "
-                 "accepts only tensors and plain data.", "It skips the optimizer state to save memory.",
-                 "It converts the weights to fp16."],
-        answer=1,
-        feedback={2: "It loads everything in the file as long as it is plain data: the optimizer state too."},
-        explanation="A full pickle can execute code while loading, so a checkpoint from elsewhere could run "
-                    "anything. Saving state dicts and loading them with weights_only=True avoids that.",
-    ),
-    MultipleChoice(
-        id="reproducible",
-        prompt="What must be fixed for two training runs to give identical metrics? Tick all that apply.",
-        options=["The seed of the initial weights", "The order of the batches (the shuffling seed)",
-                 "The data version", "The colour scheme of the MLflow UI", "The code version",
-                 "The number of CPU threads or the kind of GPU kernels"],
-        answers=[0, 1, 2, 4, 5],
-        feedback={3: "The UI only shows runs."},
-        explanation="Seeds (weights, shuffling, dropout), the same data and code, and the same arithmetic: "
-                    "thread count and non-deterministic GPU kernels change the order of additions.",
-    ),
-    SingleChoice(
-        id="alias",
-        prompt="Deployment code loads models:/spam-classifier@champion. A new version turns out worse. "
-               "How do you roll back?",
-        options=["Retrain the old model.", "Move the alias 'champion' back to the previous version.",
-                 "Delete the registered model and register it again.", "Edit the deployment code to load version 1."],
-        answer=1,
-        feedback={3: "That works but means a code change and a redeploy; the alias exists to avoid it."},
-        explanation="The alias is a movable pointer: promoting and rolling back are one call "
-                    "(set_registered_model_alias), and the serving code never changes.",
-    ),
-    SingleChoice(
-        id="data_vs_model_parallel",
-        prompt="Your model fits on one GPU but an epoch takes a day. Which helps most?",
-        options=["Data parallelism (DDP): copies of the model on several GPUs, each on a slice of the batch.",
-                 "Model parallelism: split the layers across GPUs.", "A bigger batch on the one GPU, only.",
-                 "fp32 instead of mixed precision."],
-        answer=0,
-        feedback={1: "Splitting a model that fits adds communication without adding throughput per layer; it "
-                     "is for models that do not fit.",
-                  3: "fp32 is slower than mixed precision on modern GPUs."},
-        explanation="DDP multiplies throughput by about the number of GPUs for a model that fits; model "
-                    "parallelism (tensor, pipeline, FSDP/ZeRO sharding) is what makes a too-large model fit.",
-    ),
-    ShortText(
-        id="what_to_track",
-        prompt="Name three things an experiment-tracking run should record.",
-        keywords=[("param*", "hyperparam*", "learning rate*"), ("metric*", "loss*", "accurac*", "f1"),
-                  ("artifact*", "plot*", "model*", "checkpoint*"), ("data version*", "dataset version*", "data hash*"),
-                  ("code version*", "git*", "commit*"), ("seed*",), ("signature*", "input example*")],
-        need=3,
-        explanation="What went in (parameters, seed, data version, code version), what came out (metrics per "
-                    "epoch, plots, the model with its signature): enough to compare runs and rebuild any of them.",
-    ),
-    SingleChoice(
-        id="activations",
-        prompt="You double the batch size of a training job. Which part of its memory grows?",
-        options=["The weights", "The gradients", "The optimizer state", "The activations"],
-        answer=3,
-        feedback={0: "The weights do not depend on the batch.", 1: "One gradient per weight, whatever the batch.",
-                  2: "One or two optimizer numbers per weight, whatever the batch."},
-        explanation="Only activations scale with the batch (and, for transformers, with the square of the "
-                    "sequence length): gradient accumulation or activation checkpointing trade time for that memory.",
-    ),
-    SingleChoice(
-        id="early_stopping",
-        prompt="Early stopping watches a metric on which data?",
-        options=["The training data", "A validation split of the training data", "The test set",
-                 "Production data"],
-        answer=1,
-        feedback={2: "Choosing epochs or models on the test set leaks it: its score is then optimistic.",
-                  0: "The training loss keeps falling while the model overfits."},
-        explanation="A validation split chooses epochs and settings; the test set is used once, at the end, "
-                    "to report the number you can trust.",
-    ),
-]
+# --- the exercises, in the order learners meet them ----------------------------------------------
+QUESTIONS = [q1, q2, q3, q4]

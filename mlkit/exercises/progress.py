@@ -1,169 +1,83 @@
 """The learner's progress: exercises passed and quiz answers, per lesson.
 
-Saved in ``$MLKIT_HOME/progress.json`` (default ``~/mlkit-workspace/progress.json``),
-written atomically (a temporary file, then ``os.replace``). A missing file means a fresh
-start; a corrupt one is kept aside as ``progress.json.corrupt-<time>`` and replaced, so
-progress can never break a lesson. ``mlkit progress`` prints :func:`summary_text`;
-``progress.show()`` is the notebook widget.
+Saved in ``$MLKIT_HOME/progress.json`` (see :mod:`mlkit.exercises.records`, which reads
+and writes the file). ``mlkit progress`` prints :func:`summary_text`; ``progress.show()``
+is the notebook widget. The totals come from each lesson's ``QUESTIONS`` list and quiz
+file (``mlkit/exercises/quizzes/NN_topic.toml``).
+
+Layers (no cycle): records <- core <- quiz <- progress.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import os
-import tempfile
 import time
-import warnings
-from pathlib import Path
 from typing import Any
 
-FILE_NAME = "progress.json"
-VERSION = 1
+from mlkit.exercises import core, quiz
+from mlkit.exercises.records import (  # noqa: F401 - the public API of progress
+    FILE_NAME,
+    VERSION,
+    load,
+    progress_path,
+    record_check,
+    record_hint,
+    record_quiz,
+    save,
+)
 
 
-def progress_path() -> Path:
-    """Where progress is kept: $MLKIT_HOME/progress.json."""
-    from mlkit.course.workspace import default_home
+def known_lessons() -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
+    """({lesson: (exercise names, quiz ids)}, problems) for every lesson with exercises or a quiz.
 
-    return default_home() / FILE_NAME
-
-
-def _fresh() -> dict[str, Any]:
-    return {"version": VERSION, "lessons": {}}
-
-
-def _valid(data: Any) -> bool:
-    return (isinstance(data, dict) and isinstance(data.get("lessons"), dict)
-            and all(isinstance(v, dict) for v in data["lessons"].values()))
-
-
-def load(path: Path | None = None) -> dict[str, Any]:
-    """The saved progress; a fresh record when the file is missing or corrupt (the corrupt
-    file is kept as a backup beside it)."""
-    path = path or progress_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return _fresh()
-    except OSError as exc:
-        warnings.warn(f"Cannot read your progress file {path} ({exc}); starting fresh.", stacklevel=2)
-        return _fresh()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if _valid(data):
-        return data
-    backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        os.replace(path, backup)
-        where = f"it was kept as {backup.name}"
-    except OSError:
-        where = "it could not be moved aside"
-    warnings.warn(f"Your progress file {path} was unreadable; starting fresh ({where}).", stacklevel=2)
-    return _fresh()
-
-
-def save(data: dict[str, Any], path: Path | None = None) -> Path:
-    """Write progress atomically: a temporary file in the same folder, then os.replace."""
-    path = path or progress_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _update(lesson: str, section: str, key: str, change) -> None:
-    data = load()
-    entry = data["lessons"].setdefault(lesson, {}).setdefault(section, {}).setdefault(key, {})
-    change(entry)
-    entry["last"] = _now()
-    save(data)
-
-
-def record_check(lesson: str, name: str, passed: bool) -> None:
-    """Save the result of an exercise check (``Question.check`` calls it)."""
-
-    def change(e: dict[str, Any]) -> None:
-        e["attempts"] = e.get("attempts", 0) + 1
-        e["passed"] = bool(passed) or e.get("passed", False)  # once passed, stays passed
-        e["last_passed"] = bool(passed)
-
-    _update(lesson, "checks", name, change)
-
-
-def record_hint(lesson: str, name: str, hints_seen: int) -> None:
-    """Save how many hints of an exercise the learner has seen."""
-    _update(lesson, "checks", name, lambda e: e.update(hints=max(hints_seen, e.get("hints", 0))))
-
-
-def record_quiz(lesson: str, qid: str, correct: bool, response: Any) -> None:
-    """Save a quiz answer (the quiz widget calls it)."""
-
-    def change(e: dict[str, Any]) -> None:
-        e["attempts"] = e.get("attempts", 0) + 1
-        e["correct"] = bool(correct)
-        e["response"] = response
-
-    _update(lesson, "quiz", qid, change)
-
-
-def _known_lessons() -> dict[str, tuple[list[str], list[str]]]:
-    """{lesson: (exercise names, quiz ids)} for every lesson module in mlkit.exercises."""
+    A lesson module or quiz file that is broken is left out and named in ``problems`` (one
+    line each, saying what to fix), so that one broken lesson never hides the others.
+    """
     import importlib
     import pkgutil
 
     from mlkit import exercises
-    from mlkit.exercises.core import lesson_questions
 
-    found = {}
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    problems: list[str] = []
     for info in sorted(pkgutil.iter_modules(exercises.__path__), key=lambda m: m.name):
         if not info.name.startswith("lesson"):
             continue
         try:
             module = importlib.import_module(f"mlkit.exercises.{info.name}")
-        except Exception:  # noqa: BLE001 - one broken lesson module must not hide the rest
+            names = [q.name for q in core.lesson_questions(module)]
+            lesson = getattr(module, "LESSON", None)
+            if not lesson:
+                raise core.LessonError(f"mlkit/exercises/{info.name}.py has no LESSON = \"NN_topic\" line.")
+            found[lesson] = (names, [])
+        except Exception as exc:  # noqa: BLE001 - one broken lesson module must not hide the rest
+            problems.append(f"{info.name}: {exc}")
+    for lesson in quiz.quiz_lessons():
+        try:
+            ids = [q.id for q in quiz.questions(lesson)]
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"quiz {lesson}: {exc}")
             continue
-        qs = lesson_questions(module)
-        lesson = getattr(module, "LESSON", qs[0].lesson if qs else None)
-        if lesson:
-            quiz = [q.id or f"quiz{i}" for i, q in enumerate(getattr(module, "QUIZ", []), 1)]
-            found[lesson] = ([q.name for q in qs], quiz)
-    return found
+        found[lesson] = (found.get(lesson, ([], []))[0], ids)
+    return found, problems
 
 
 def summary() -> list[dict[str, Any]]:
     """One row per lesson: exercises passed / total, quiz right / answered / total."""
     data = load()
-    known = _known_lessons()
+    known, _ = known_lessons()
     rows = []
     for lesson in sorted(set(known) | set(data["lessons"])):
         names, quiz_ids = known.get(lesson, ([], []))
         saved = data["lessons"].get(lesson, {})
-        checks, quiz = saved.get("checks", {}), saved.get("quiz", {})
+        checks, answers = saved.get("checks", {}), saved.get("quiz", {})
         rows.append({
             "lesson": lesson,
             "exercises_passed": sum(bool(v.get("passed")) for v in checks.values()),
             "exercises_total": len(names) or len(checks),
-            "quiz_right": sum(bool(v.get("correct")) for v in quiz.values()),
-            "quiz_answered": len(quiz),
-            "quiz_total": len(quiz_ids) or len(quiz),
+            "quiz_right": sum(bool(v.get("correct")) for v in answers.values()),
+            "quiz_answered": len(answers),
+            "quiz_total": len(quiz_ids) or len(answers),
         })
     return rows
 
@@ -184,6 +98,9 @@ def summary_text() -> str:
             lines.append("  ".join("-" * w for w in widths))
     if not rows:
         lines.append("(no lessons yet)")
+    problems = known_lessons()[1]
+    if problems:
+        lines += ["", "Not counted (fix these lesson files):", *(f"  - {p}" for p in problems)]
     return "\n".join(lines)
 
 

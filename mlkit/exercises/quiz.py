@@ -1,8 +1,10 @@
 """The end-of-lesson quiz: ``from mlkit.exercises import quiz`` then ``quiz.show("01_data")``.
 
-A lesson module (``mlkit/exercises/lessonNN.py``) lists its questions as ``QUIZ = [...]``
-using the four kinds below. The answers live here in the package, never in a notebook, and
-the widget sends nothing to the browser but feedback on an answer already given.
+A lesson's quiz is data: ``mlkit/exercises/quizzes/NN_topic.toml``, one ``[[question]]``
+table per question, of the four kinds below (``kind = "single"``, ``"multiple"``,
+``"numeric"`` or ``"text"``); :func:`load_quiz` reads and validates it. The answers live in
+the package, never in a notebook, and the widget sends nothing to the browser but
+feedback on an answer already given.
 Each answer is graded in the kernel, an explanation follows every answer, and the result is
 saved to the learner's progress file. Works in JupyterLab and headless (papermill); the
 widget logic runs without a front end (``Button.click()``), so it is unit-tested.
@@ -14,9 +16,13 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
-from mlkit.exercises.core import lesson_module
+from mlkit.exercises import records
+from mlkit.exercises.core import LessonError, find_lesson_module
+
+QUIZ_DIR = Path(__file__).with_name("quizzes")
 
 
 @dataclass
@@ -170,15 +176,172 @@ class ShortText(_Base):
 
 
 QuizQuestion = _Base
+KINDS: dict[str, type[_Base]] = {"single": SingleChoice, "multiple": MultipleChoice, "numeric": Numeric,
+                                 "text": ShortText}
+_FIELDS = {
+    "single": {"options", "answer", "feedback"},
+    "multiple": {"options", "answers", "feedback"},
+    "numeric": {"answer", "tolerance", "unit", "mistakes"},
+    "text": {"keywords", "need"},
+}
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# --- quiz files (TOML) --------------------------------------------------------------------------
+def quiz_path(lesson: str) -> Path:
+    """The quiz file of a lesson: mlkit/exercises/quizzes/<lesson>.toml."""
+    return QUIZ_DIR / f"{lesson}.toml"
+
+
+def quiz_lessons() -> list[str]:
+    """The lesson ids that have a quiz file, in order."""
+    return sorted(p.stem for p in QUIZ_DIR.glob("*.toml"))
+
+
+def _toml_load(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(f"{path.name} is not valid TOML: {exc}.") from None
+
+
+def _index(value: Any, options: Sequence[str], what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} should be an option's index (0, 1, ...), not {value!r}")
+    if not 0 <= value < len(options):
+        raise ValueError(f"{what} is {value}, but the options are numbered 0 to {len(options) - 1}")
+    return value
+
+
+def _question(raw: dict[str, Any]) -> _Base:
+    """One question from its TOML table, checked; raises ValueError saying what is wrong."""
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"kind should be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+    allowed = {"id", "kind", "prompt", "explanation"} | _FIELDS[kind]
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} for kind {kind!r} (allowed: {', '.join(sorted(allowed))})")
+    for key in ("id", "prompt", "explanation"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ValueError(f"{key} is missing or empty (every question needs an id, a prompt and an explanation)")
+    if not _ID.match(raw["id"]):
+        raise ValueError(f"id {raw['id']!r} should be lower-case letters, digits and '_' (it keys saved answers)")
+    args = {k: raw[k] for k in ("id", "prompt", "explanation")}
+    if kind in ("single", "multiple"):
+        options = raw.get("options")
+        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) and o for o in options):
+            raise ValueError("options should be a list of at least two texts")
+        args["options"] = list(options)
+        feedback = {}
+        for key, message in dict(raw.get("feedback", {})).items():
+            i = _index(int(key) if str(key).isdigit() else key, options, f"feedback key {key!r}")
+            if not isinstance(message, str) or not message:
+                raise ValueError(f"feedback for option {i} should be a text")
+            feedback[i] = message
+        args["feedback"] = feedback
+        if kind == "single":
+            args["answer"] = _index(raw.get("answer"), options, "answer")
+            if args["answer"] in feedback:
+                raise ValueError("feedback is for wrong options; the right one gets the explanation")
+        else:
+            answers = raw.get("answers")
+            if not isinstance(answers, list) or not answers:
+                raise ValueError("answers should be a non-empty list of option indexes")
+            args["answers"] = [_index(a, options, "an entry of answers") for a in answers]
+            if len(set(args["answers"])) != len(answers):
+                raise ValueError("answers lists an option twice")
+    elif kind == "numeric":
+        for key in ("answer", "tolerance"):
+            value = raw.get(key, 0.0 if key == "tolerance" else None)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{key} should be a number, not {value!r}")
+            args[key] = value
+        if args["tolerance"] < 0:
+            raise ValueError("tolerance should be 0 or more")
+        args["unit"] = str(raw.get("unit", ""))
+        mistakes = []
+        for m in raw.get("mistakes", []):
+            if not isinstance(m, dict) or set(m) != {"value", "tolerance", "message"}:
+                raise ValueError("each mistake should be a table with value, tolerance and message")
+            if abs(m["value"] - args["answer"]) <= args["tolerance"] + m["tolerance"]:
+                raise ValueError(f"the mistake {m['value']} overlaps the right answer {args['answer']}")
+            mistakes.append((m["value"], m["tolerance"], m["message"]))
+        args["mistakes"] = mistakes
+    else:
+        keywords = raw.get("keywords")
+        if not isinstance(keywords, list) or not keywords:
+            raise ValueError("keywords should be a non-empty list of words, or of lists of alternatives")
+        groups: list[str | tuple[str, ...]] = []
+        for k in keywords:
+            if isinstance(k, str) and k.strip():
+                groups.append(k)
+            elif isinstance(k, list) and k and all(isinstance(a, str) and a.strip() for a in k):
+                groups.append(tuple(k))
+            else:
+                raise ValueError(f"keyword {k!r} should be a word or a list of alternative words")
+        args["keywords"] = groups
+        need = raw.get("need", len(groups))
+        if isinstance(need, bool) or not isinstance(need, int) or not 1 <= need <= len(groups):
+            raise ValueError(f"need should be a whole number from 1 to {len(groups)}, not {need!r}")
+        args["need"] = need
+    return KINDS[kind](**args)
+
+
+def load_quiz(path: str | Path) -> list[_Base]:
+    """The questions of one quiz file, validated.
+
+    Raises LessonError, naming the file and the question, when the TOML does not parse, a
+    key is unknown or missing, an answer index is out of range, an explanation is missing or
+    two questions share an id.
+    """
+    path = Path(path)
+    data = _toml_load(path)
+    extra = sorted(set(data) - {"question"})
+    if extra:
+        raise LessonError(f"{path.name}: only [[question]] tables belong in a quiz file; found {', '.join(extra)}.")
+    raw = data.get("question")
+    if not isinstance(raw, list) or not raw:
+        raise LessonError(f"{path.name} has no questions: add [[question]] tables (see CONTRIBUTING).")
+    out, seen = [], set()
+    for i, table in enumerate(raw, 1):
+        label = f"{path.name}, question {i}" + (f" ({table.get('id')})" if table.get("id") else "")
+        try:
+            q = _question(table)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise LessonError(f"{label}: {exc}.") from None
+        if q.id in seen:
+            raise LessonError(f"{label}: the id {q.id!r} is used twice; ids key the saved answers, keep them unique.")
+        seen.add(q.id)
+        out.append(q)
+    return out
 
 
 def questions(lesson: str) -> list[_Base]:
-    """The quiz of a lesson (its module's QUIZ), each with its id filled in."""
-    quiz = list(getattr(lesson_module(lesson), "QUIZ", []))
-    for i, q in enumerate(quiz, 1):
-        if not q.id:
-            q.id = f"quiz{i}"
-    return quiz
+    """The quiz of a lesson, read from mlkit/exercises/quizzes/<lesson>.toml.
+
+    A lesson module that still defines its quiz in Python (``QUIZ = [...]``) gets a
+    LessonError saying where to move it.
+    """
+    module = find_lesson_module(lesson)
+    if module is not None and hasattr(module, "QUIZ"):
+        raise LessonError(
+            f"{module.__name__.replace('.', '/')}.py defines QUIZ = [...] in Python; quizzes are data now. "
+            f"Move its questions to mlkit/exercises/quizzes/{lesson}.toml (one [[question]] table each, "
+            "see CONTRIBUTING) and delete QUIZ from the module.")
+    path = quiz_path(lesson)
+    if not path.exists():
+        number = lesson.split("_", 1)[0]
+        same_number = [p for p in quiz_lessons() if p.split("_", 1)[0] == number]
+        if same_number:
+            raise LessonError(f"quizzes/{same_number[0]}.toml is for lesson {same_number[0]!r}, not {lesson!r}.")
+        raise LessonError(f"No exercises or quiz for lesson {lesson!r}: add mlkit/exercises/quizzes/{lesson}.toml.")
+    return load_quiz(path)
 
 
 # --- the widget --------------------------------------------------------------------------------
@@ -243,10 +406,8 @@ class _Item:
         self.feedback.value = (f'<div class="mlkit-feedback">{head}<br>'
                                f"<i>{html.escape(self.question.explanation)}</i></div>")
         try:
-            from mlkit.exercises import progress
-
             saved = response if isinstance(response, (int, float, list)) else str(response)
-            progress.record_quiz(self.quiz.lesson, self.question.id, correct, saved)
+            records.record_quiz(self.quiz.lesson, self.question.id, correct, saved)
         except Exception:  # noqa: BLE001 - progress must never break a lesson
             pass
         self.quiz.update_score()
@@ -292,12 +453,7 @@ class Quiz:
 
 def _saved_answers(lesson: str) -> dict[str, Any]:
     """Quiz answers saved earlier for this lesson ({} if none or unreadable)."""
-    try:
-        from mlkit.exercises import progress
-
-        return dict(progress.load()["lessons"].get(lesson, {}).get("quiz", {}))
-    except Exception:  # noqa: BLE001 - progress must never break a lesson
-        return {}
+    return dict(records.saved_lesson(lesson).get("quiz", {}))
 
 
 def show(lesson: str) -> None:

@@ -274,3 +274,67 @@ def test_progress_file_is_json_after_checks(tmp_path):
     lesson00.q4.check(_alerts())
     data = json.loads((tmp_path / "home" / "progress.json").read_text())
     assert data["lessons"]["00_lifecycle_overview"]["checks"]["q4"]["passed"] is True
+
+
+# --- the lesson-module convention: QUESTIONS and a quiz file, clear errors otherwise ---------------
+@pytest.fixture
+def fake_lesson(monkeypatch):
+    """Install a module as mlkit.exercises.lesson98 (lesson "98_demo") for one test."""
+    import sys
+    import types
+
+    def install(**attrs):
+        module = types.ModuleType("mlkit.exercises.lesson98")
+        module.LESSON = "98_demo"
+        module.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, "mlkit.exercises.lesson98", module)
+        return module
+    return install
+
+
+def _q(name="q1"):
+    return Question("98_demo", name, "Square", answer="square", check=_square_check)
+
+
+def test_a_lesson_module_without_questions_says_what_to_add(fake_lesson):
+    from mlkit.exercises.core import LessonError, lesson_questions
+
+    module = fake_lesson(q1=_q("q1"), q2=_q("q2"))
+    with pytest.raises(LessonError, match=r"has no QUESTIONS list\. Add.*QUESTIONS = \[q1, q2\]"):
+        lesson_questions(module)
+    module.QUESTIONS = [module.q1]
+    with pytest.raises(LessonError, match="defines q2 but QUESTIONS does not list it"):
+        lesson_questions(module)
+    module.QUESTIONS = [module.q1, module.q1]
+    with pytest.raises(LessonError, match="'q1' is used twice"):
+        lesson_questions(module)
+    module.QUESTIONS = [module.q2, module.q1]
+    assert lesson_questions(module) == [module.q2, module.q1], "the list's order, not the definition order"
+
+
+def test_a_lesson_module_with_an_old_python_quiz_says_where_to_move_it(fake_lesson):
+    from mlkit.exercises import quiz
+    from mlkit.exercises.core import LessonError
+
+    fake_lesson(q1=_q(), QUESTIONS=[], QUIZ=[quiz.SingleChoice(prompt="?", options=["a", "b"], answer=0,
+                                                                explanation="e")])
+    with pytest.raises(LessonError, match=r"defines QUIZ = \[\.\.\.\] in Python.*quizzes/98_demo\.toml"):
+        quiz.questions("98_demo")
+
+
+def test_progress_names_a_broken_lesson_module_and_still_counts_the_others(fake_lesson, monkeypatch):
+    import pkgutil
+
+    from mlkit.exercises import progress
+
+    fake_lesson(q1=_q())
+    real = pkgutil.iter_modules
+
+    def with_fake(path=None, prefix=""):
+        yield from real(path, prefix)
+        yield pkgutil.ModuleInfo(None, "lesson98", False)
+
+    monkeypatch.setattr(pkgutil, "iter_modules", with_fake)
+    text = progress.summary_text()
+    assert "00_lifecycle_overview  0/5" in text
+    assert "lesson98: mlkit/exercises/lesson98.py has no QUESTIONS list" in text

@@ -33,9 +33,14 @@ def test_q1_deliveries_differ_as_described():
     assert clean.n_chars.min() > 0 and (bad.text == "").sum() == 30
 
 
-def test_q1_reference_passes():
-    _expect(ex.q1, lambda: [gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
-                            gxe.ExpectColumnValueLengthsToBeBetween(column="text", min_value=1)], "passed")
+@pytest.fixture(scope="module")
+def reference(solutions):
+    """The answers defined by solutions/01_data.ipynb's own cells."""
+    return solutions(ex.LESSON, *(q.answers[0] for q in ex.QUESTIONS), gxe=gxe, versioning=versioning)
+
+
+def test_q1_reference_passes(reference):
+    _expect(ex.q1, reference["my_expectations"], "passed")
 
 
 def test_q1_mistakes():
@@ -52,15 +57,15 @@ def test_q1_mistakes():
 
 
 # --- q2 ----------------------------------------------------------------------------------------
-def _dedup_split(df, test_size=0.25, seed=0, key=lambda s: s.str.lower().str.strip(), keep="first",
+def _variant_split(df, test_size=0.25, seed=0, key=lambda s: s.str.lower().str.strip(), keep="first",
                  stratify=True):
     d = df[~key(df.text).duplicated(keep=keep)]
     return tuple(train_test_split(d, test_size=test_size, random_state=seed,
                                   stratify=d.label if stratify else None))
 
 
-def test_q2_reference_passes():
-    _expect(ex.q2, _dedup_split, "passed")
+def test_q2_reference_passes(reference):
+    _expect(ex.q2, reference["split_without_leakage"], "passed")
 
 
 def test_q2_mistakes():
@@ -73,18 +78,19 @@ def test_q2_mistakes():
 
     _expect(ex.q2, naive, says="word for word")
     _expect(ex.q2, after, says="before")
-    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, seed, key=lambda s: s),
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _variant_split(df, test_size, seed, key=lambda s: s),
             says="case or spaces")
-    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, seed, keep=False),
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _variant_split(df, test_size, seed, keep=False),
             says="keep=False")
-    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, 0.3, seed), says="25%")
-    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _dedup_split(df, test_size, 7), says="seed")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _variant_split(df, 0.3, seed), says="25%")
+    _expect(ex.q2, lambda df, test_size=0.25, seed=0: _variant_split(df, test_size, 7), says="seed")
     _expect(ex.q2, lambda df, test_size=0.25, seed=0: "train, test", says="return (train, test)")
 
 
 # --- q3 and q4 (real git and dvc; a few seconds each) ---------------------------------------------
-def test_q3_reference_passes_and_mistakes_are_named():
-    _expect(ex.q3, ex.reference_release, "passed")
+def test_q3_reference_passes_and_mistakes_are_named(reference):
+    _expect(ex.q3, reference["release"], "passed")
+    _expect(ex.q3, ex.reference_release, "passed")  # the package's copy, used to prepare q4's repository
 
     def no_push(repo, tag):
         _sh(repo, "dvc add data/messages.csv", "git add data/messages.csv.dvc data/.gitignore",
@@ -97,10 +103,7 @@ def test_q3_reference_passes_and_mistakes_are_named():
     _expect(ex.q3, data_in_git, says="itself is in git")
 
 
-def test_q4_reference_passes_and_mistakes_are_named():
-    def restore(repo, tag):
-        _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"], "dvc pull data/messages.csv.dvc")
-
+def test_q4_reference_passes_and_mistakes_are_named(reference):
     def only_git(repo, tag):
         _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"])
 
@@ -108,7 +111,7 @@ def test_q4_reference_passes_and_mistakes_are_named():
         _sh(repo, ["git", "checkout", tag, "--", "data/messages.csv.dvc"],
             "dvc checkout data/messages.csv.dvc")
 
-    _expect(ex.q4, restore, "passed")
+    _expect(ex.q4, reference["restore"], "passed")
     _expect(ex.q4, only_git, says="dvc checkout")
     _expect(ex.q4, with_checkout, says="fresh clone")
 

@@ -8,9 +8,15 @@ import pytest
 torch = pytest.importorskip("torch")
 mlflow = pytest.importorskip("mlflow")
 
-from mlkit.training import models, resources  # noqa: E402
+from mlkit.training import models  # noqa: E402
 from mlkit.exercises import lesson02 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def reference(solutions):
+    """The answers defined by solutions/02_training.ipynb's own cells."""
+    return solutions(ex.LESSON, *(q.answers[0] for q in ex.QUESTIONS), mlflow=mlflow, torch=torch, models=models)
 
 
 def _expect(q, answer, status="failed", says=""):
@@ -43,10 +49,13 @@ def _tracked(log_params=True, log_steps=True, log_accuracy=True, end_run=True):
     return train_tracked
 
 
-def test_q1_reference_passes_and_leaves_the_learner_store_alone(tmp_path):
+def test_q1_reference_passes_and_leaves_the_learner_store_alone(tmp_path, monkeypatch, reference):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mine.db")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mine.db")
-    _expect(ex.q1, _tracked(), "passed")
+    _expect(ex.q1, reference["train_tracked"], "passed")
+    _expect(ex.q1, _tracked(), "passed")  # start_run() ... end_run() without `with` is right too
     assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path}/mine.db"
+    assert not (tmp_path / "mine.db").exists(), "the check wrote nothing to the learner's store"
 
 
 def test_q1_mistakes():
@@ -69,8 +78,8 @@ def _register(order="metrics.val_loss ASC", finished_only=True, alias=True):
     return register_best
 
 
-def test_q2_reference_passes():
-    _expect(ex.q2, _register(), "passed")
+def test_q2_reference_passes(reference):
+    _expect(ex.q2, reference["register_best"], "passed")
 
 
 def test_q2_mistakes():
@@ -79,17 +88,14 @@ def test_q2_mistakes():
 
 
 # --- q3 ----------------------------------------------------------------------------------------
-def _memory(params, act, batch, precision="fp32", optimizer="adam"):
-    spec = resources.ModelSpec("x", params, act, 0.0)
-    return resources.estimate_memory(spec, batch, precision, optimizer).total / 1e9
+def test_q3_reference_passes(reference):
+    _expect(ex.q3, reference["training_memory_gb"], "passed")
 
 
-def test_q3_reference_passes():
-    _expect(ex.q3, _memory, "passed")
-
-
-def test_q3_mistakes():
-    _expect(ex.q3, lambda *a: _memory(*a) * 1e9, says="bytes")
+def test_q3_mistakes(reference):
+    right = reference["training_memory_gb"]
+    _expect(ex.q3, lambda *a: right(*a) * 1e9, says="bytes")
+    _expect(ex.q3, lambda *a: right(*a) * 1e9 / 2**30, says="GiB")
     _expect(ex.q3, lambda p, a, b, prec="fp32", opt="adam": p * 4 / 1e9 if prec == "fp32" else p * (4 if prec == "mixed" else 2) / 1e9,
             says="weights alone")
     _expect(ex.q3, lambda p, a, b, prec="fp32", opt="adam": p * 16 / 1e9, says="lesson's rules")
@@ -120,8 +126,8 @@ def _run(seed_weights=True, seed_order=True, use_seed=True):
     return reproducible_run
 
 
-def test_q4_reference_passes():
-    _expect(ex.q4, _run(), "passed")
+def test_q4_reference_passes(reference):
+    _expect(ex.q4, reference["reproducible_run"], "passed")
 
 
 def test_q4_mistakes():
@@ -131,8 +137,7 @@ def test_q4_mistakes():
 
 
 # --- quiz --------------------------------------------------------------------------------------
-def test_quiz_is_well_formed():
-    assert len(ex.QUIZ) >= 6
-    assert len({q.id for q in ex.QUIZ}) == len(ex.QUIZ)
-    assert ex.QUIZ[0].grade(16)[0] and not ex.QUIZ[0].grade(4)[0]
-    assert quiz is not None
+def test_quiz_grades_the_bytes_per_parameter_question():
+    q = next(q for q in quiz.questions(ex.LESSON) if q.id == "bytes_per_param")
+    assert q.grade(16)[0] and not q.grade(4)[0]
+    assert "weight alone" in q.grade(4)[1] and "two states" in q.grade(12)[1]

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mlkit.exercises import lesson00, progress, quiz
+from mlkit.exercises import progress, quiz
 from mlkit.exercises.quiz import MultipleChoice, Numeric, ShortText, SingleChoice
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = "00_lifecycle_overview"
+QUIZ00 = quiz.questions(LESSON)
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +54,12 @@ def test_multiple_choice_counts_wrong_ticks_and_missed_options():
 @pytest.mark.parametrize("typed, correct", [("86.8", True), ("86,9 %", True), (" 86.6 ", True),
                                             ("87.2", False), ("13.2", False)])
 def test_numeric_accepts_the_tolerance_and_common_formats(typed, correct):
-    q = lesson00.QUIZ[-1]
+    q = QUIZ00[-1]
     assert q.grade(typed)[0] is correct
 
 
 def test_numeric_names_the_typical_wrong_values_and_refuses_text():
-    q = lesson00.QUIZ[-1]
+    q = QUIZ00[-1]
     assert "spam share" in q.grade("13.2")[1]
     assert "percent" in q.grade("0.868")[1]
     assert "too high" in q.grade("95")[1]
@@ -78,23 +79,23 @@ def test_short_text_matches_keywords_alternatives_and_stems():
 
 # --- lesson 00's quiz ---------------------------------------------------------------------------------
 def test_lesson00_quiz_covers_the_seven_self_check_questions_with_every_kind():
-    ids = [q.id for q in lesson00.QUIZ]
+    ids = [q.id for q in QUIZ00]
     for topic in ("stages", "versioning", "model_metrics", "deployment_strategies", "why_monitoring",
                   "training_infra", "data_drift"):
         assert topic in ids
-    assert {q.kind for q in lesson00.QUIZ} == {"single", "multiple", "numeric", "text"}
+    assert {q.kind for q in QUIZ00} == {"single", "multiple", "numeric", "text"}
     assert len(set(ids)) == len(ids)
-    assert all(q.explanation for q in lesson00.QUIZ)
+    assert all(q.explanation for q in QUIZ00)
 
 
-@pytest.mark.parametrize("q", lesson00.QUIZ, ids=lambda q: q.id)
+@pytest.mark.parametrize("q", QUIZ00, ids=lambda q: q.id)
 def test_every_quiz_question_accepts_its_right_answer(q):
     assert q.grade(right_answer(q))[0] is True
 
 
 def test_answers_are_not_in_any_notebook():
     texts = [p.read_text() for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).glob("*.ipynb")]
-    for q in lesson00.QUIZ:
+    for q in QUIZ00:
         assert not any(q.explanation in t for t in texts), q.id
 
 
@@ -119,9 +120,9 @@ def _states(widget) -> str:
 def test_quiz_widget_has_the_css_class_and_sends_no_answers_before_answering():
     qz = quiz.Quiz(LESSON)
     assert "mlkit-quiz" in qz.box._dom_classes
-    assert len(qz.items) == len(lesson00.QUIZ)
+    assert len(qz.items) == len(QUIZ00)
     state = _states(qz.box)
-    for q in lesson00.QUIZ:
+    for q in QUIZ00:
         assert q.explanation not in state
 
 
@@ -150,7 +151,7 @@ def test_every_kind_of_input_works_through_clicks():
         assert "Right" in qz.answer(i, right_answer(q)), q.id
     assert f"{len(qz.items)} of {len(qz.items)} right" in qz.score.value
     rows = {r["lesson"]: r for r in progress.summary()}
-    assert rows[LESSON]["quiz_right"] == rows[LESSON]["quiz_total"] == len(lesson00.QUIZ)
+    assert rows[LESSON]["quiz_right"] == rows[LESSON]["quiz_total"] == len(QUIZ00)
 
 
 def test_clicking_without_an_answer_or_with_bad_input_never_raises():
