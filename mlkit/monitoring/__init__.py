@@ -1,0 +1,16 @@
+"""Lesson 05, monitoring: metrics from a model server, a real Prometheus, drift, alerts.
+
+Modules (import them qualified, e.g. ``from mlkit.monitoring import metrics``):
+
+- ``metrics``: scrape a ``/metrics`` endpoint, parse it with the Prometheus client's
+  parser, rates and quantiles from histogram buckets computed as ``histogram_quantile`` does;
+- ``prom``: run Prometheus (and optionally Alertmanager) on 127.0.0.1, query it with PromQL;
+- ``alerts``: SLOs, multi-window burn-rate alert rules, the same rules evaluated in Python;
+- ``drift``: PSI, KS and Wasserstein, and :class:`drift.DriftDetector` built on Evidently
+  (lesson 06 calls it to decide when to retrain);
+- ``inference_log``: the server's JSON-lines inference log read with pandas;
+- ``dashboard``: a live dashboard in the notebook and a Grafana dashboard JSON;
+- ``widget``: the lesson's main widget, a drift injector.
+
+Nothing heavy is imported here.
+"""

@@ -1,0 +1,70 @@
+"""The model server's inference log, read with pandas (lessons 05 and 06).
+
+Lesson 04's server appends one JSON object per prediction to the file named by
+``$MLKIT_INFERENCE_LOG``: request id, model version, latency, input features, output.
+Nested objects (the features, the output) become flat columns such as ``features.length``.
+Lesson 05 plots prediction and confidence distributions over time from it; lesson 06
+replays it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlkit.course.errors import MlkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TIME_COLUMNS = ("ts", "time", "timestamp", "at")
+
+
+def read(path: str | os.PathLike, last: int | None = None) -> pd.DataFrame:
+    """The log as a DataFrame, one row per prediction (the last ``last`` rows if given);
+    nested fields flattened with dots; a ``time`` column parsed to datetimes when present.
+    A half-written last line (the server is still writing) is skipped."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise MlkitError(f"No inference log at {path}: start the model server with MLKIT_INFERENCE_LOG "
+                         "set to this path and send it requests first.")
+    lines = path.read_text().splitlines()
+    if last is not None:
+        lines = lines[-last:]
+    records: list[dict[str, Any]] = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    df = pd.json_normalize(records)
+    for col in TIME_COLUMNS:
+        if col in df.columns:
+            values = df[col]
+            unit = "s" if pd.api.types.is_numeric_dtype(values) else None
+            df["time"] = pd.to_datetime(values, unit=unit, utc=True)
+            break
+    return df
+
+
+def column(df: pd.DataFrame, *candidates: str) -> str:
+    """The first of ``candidates`` that ``df`` has (the log's field names, e.g. "output.label")."""
+    for c in candidates:
+        if c in df.columns:
+            return c
+    raise MlkitError(f"The inference log has none of the columns {candidates}; it has {list(df.columns)}.")
+
+
+def over_time(df: pd.DataFrame, value: str, freq: str = "5s", by: str | None = None) -> pd.DataFrame:
+    """Per time bucket: the count of each ``by`` value (the prediction mix) or, with no
+    ``by``, the mean and quantiles of ``value`` (e.g. the confidence)."""
+    import pandas as pd
+
+    g = df.set_index("time").groupby(pd.Grouper(freq=freq))
+    if by:
+        return g[by].value_counts().unstack(fill_value=0)
+    return g[value].describe(percentiles=[0.1, 0.5, 0.9])[["count", "mean", "10%", "50%", "90%"]]
