@@ -3,7 +3,8 @@
 The three "upstream systems" are real and local: a file drop (CSV and Parquet), a SQLite
 database and the paginated JSON API of :mod:`mlkit.data.source_api`, served on 127.0.0.1.
 :func:`build_systems` fills them from the SMS spam data, each with its own schema, as
-real systems would; :func:`fetch_api` pulls every page with timeouts and retries;
+real systems would; :func:`fetch_api` pulls every page with timeouts and retries
+(the retry policy is `tenacity`'s, in :func:`get_json`);
 :func:`merge_sources` makes one raw table with ingestion metadata.
 """
 
@@ -140,39 +141,62 @@ class FetchStats:
     retries: int = 0
     timeouts: int = 0
     server_errors: int = 0
+    waited_s: float = 0.0  # backoff planned between attempts
     seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def get_json(client, url: str, params: dict, *, retries: int, backoff: float, stats: FetchStats) -> dict:
-    """GET one URL; retry timeouts, connection errors and 429/5xx with exponential backoff."""
+class _Retryable(Exception):
+    """An HTTP answer worth retrying (429 or 5xx): raised inside an attempt, seen by tenacity."""
+
+
+def _describe(exc: BaseException | None) -> str:
     import httpx
 
-    last = ""
-    for attempt in range(retries + 1):
-        if attempt:
-            stats.retries += 1
-            time.sleep(backoff * 2 ** (attempt - 1))
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.TransportError):
+        return f"connection error ({type(exc).__name__})"
+    return str(exc)
+
+
+def get_json(client, url: str, params: dict, *, retries: int, backoff: float, stats: FetchStats) -> dict:
+    """GET one URL (lesson 01); retry timeouts, connection errors and 429/5xx with exponential backoff.
+
+    The retry policy is `tenacity`'s: at most ``retries + 1`` attempts, waiting
+    ``backoff * 2**(n-1)`` seconds before retry n; a client error (4xx) is not retried.
+    ``stats`` counts requests, retries, timeouts and server errors.
+    """
+    import httpx
+    from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    def attempt() -> dict:
         stats.requests += 1
         try:
             resp = client.get(url, params=params)
         except httpx.TimeoutException:
             stats.timeouts += 1
-            last = "timed out"
-            continue
-        except httpx.TransportError as exc:
-            last = f"connection error ({exc.__class__.__name__})"
-            continue
+            raise
         if resp.status_code in RETRY_STATUS:
             stats.server_errors += 1
-            last = f"HTTP {resp.status_code}"
-            continue
+            raise _Retryable(f"HTTP {resp.status_code}")
         if resp.status_code >= 400:  # a client error: retrying will not help
             raise IngestError(f"GET {resp.url} answered HTTP {resp.status_code}: {resp.text[:200]}")
         return resp.json()
-    raise IngestError(f"GET {url} {params} failed after {retries + 1} attempts (last: {last}).")
+
+    def count_retry(state) -> None:
+        stats.retries += 1
+        stats.waited_s += state.next_action.sleep
+
+    policy = Retrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=backoff, min=0),
+                      retry=retry_if_exception_type((httpx.TransportError, _Retryable)), before_sleep=count_retry)
+    try:
+        return policy(attempt)
+    except RetryError as err:
+        last = _describe(err.last_attempt.exception())
+        raise IngestError(f"GET {url} {params} failed after {retries + 1} attempts (last: {last}).") from None
 
 
 def fetch_api(base_url: str, *, page_size: int = 500, timeout: float = 1.0, retries: int = 3,

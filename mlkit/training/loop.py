@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from mlkit.course.widgets import MainWidget
+
 Data = Any  # a (X, y) pair of tensors, or a torch DataLoader yielding (X, y) batches
 
 
@@ -68,11 +70,47 @@ def make_loader(
     )
 
 
+def train_plain(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float = 1e-3, epochs: int = 5,
+                batch_size: int = 64, seed: int = 0) -> nn.Module:
+    """The plain PyTorch training loop of lesson 02: forward, loss, backward, step.
+
+    :class:`Trainer` is this loop plus bookkeeping; with the same seed, model and data
+    (and no early stopping) both end with bit-identical weights (tests check it).
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    loss_fn = nn.CrossEntropyLoss()
+    torch.manual_seed(seed)                       # dropout masks
+    shuffle = torch.Generator().manual_seed(seed)  # the order of the samples
+    for _epoch in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(X), generator=shuffle).split(batch_size):
+            loss = loss_fn(model(X[idx]), y[idx])  # forward + loss
+            opt.zero_grad()
+            loss.backward()                        # backward: gradients
+            opt.step()                             # step: update the weights
+    return model
+
+
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """True when two models hold bit-identical parameters and buffers (lesson 02)."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].cpu(), sb[k].cpu()) for k in sa)
+
+
 @dataclass
 class History:
-    """One record (a dict of metrics) per epoch."""
+    """One record (a dict of metrics) per epoch, and how the run ended.
+
+    ``stopped_early`` is True when early stopping ended the run; ``stopped_epoch`` is the
+    last epoch trained; ``best_epoch`` the epoch whose weights the model holds at the end
+    when early stopping is on; ``reason`` says it in a sentence (lesson 02 prints it).
+    """
 
     records: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
+    reason: str = ""
 
     def __getitem__(self, key: str) -> list[float]:
         return [r[key] for r in self.records if key in r]
@@ -243,7 +281,24 @@ class Trainer:
                 bar.close()
         if self._best_state is not None:  # early stopping keeps the best weights, not the last
             self.model.load_state_dict(self._best_state)
+        self._explain_end(total)
         return self.history
+
+    def _explain_end(self, total: int) -> None:
+        """Record in the history how the run ended: all epochs, or early stopping (and why)."""
+        h = self.history
+        h.stopped_epoch = int(h.last["epoch"]) if h.records else None
+        h.stopped_early = bool(h.records) and self.patience is not None and h.stopped_epoch < total
+        h.best_epoch = self.best_epoch if self.best is not None else None
+        best = f"best {self.monitor} {self.best:.4f} at epoch {self.best_epoch}" if self.best is not None else ""
+        if h.stopped_early:
+            h.reason = (f"stopped early after epoch {h.stopped_epoch} of {total}: {self.monitor} did not improve "
+                        f"for {self.patience} epochs ({best}); the model holds the weights of epoch {self.best_epoch}")
+        elif self.patience is not None and best:
+            h.reason = (f"ran all {total} epochs ({best}; patience {self.patience} never ran out); "
+                        f"the model holds the weights of epoch {self.best_epoch}")
+        else:
+            h.reason = f"ran all {total} epochs (no early stopping{'' if self.patience is None else ': nothing to monitor'})"
 
     def _train_epoch(self, train: Data, epoch: int, bar: Any) -> dict[str, float]:
         model, opt, loss_fn, scaler = self.model, self.optimizer, self.loss_fn, self.scaler
@@ -392,58 +447,69 @@ def throughput(step: Callable[[], Any], n_samples: int, repeats: int = 3) -> flo
 
 
 
-def live_panel(
-    make_model: Callable[[], nn.Module], train: Data, val: Data, *, device: str = "cpu", seed: int = 0,
-    lr: float = 1e-3, epochs: int = 5, max_epochs: int = 30, batch_size: int = 64,
-) -> Any:
-    """The lesson's live training panel: pick a learning rate and a number of epochs, press
-    Train, watch the loss curves grow epoch by epoch. Returns the ipywidgets box (class
-    ``mlkit-main``). The button's callback never raises: errors are shown in the panel."""
-    import html
+class LivePanel(MainWidget):
+    """The lesson's live training panel (lesson 02): pick a learning rate and a number of
+    epochs, press Train, watch the loss curves grow epoch by epoch.
 
-    import ipywidgets as w
-    from IPython.display import clear_output, display
+    Attributes: ``lr`` (FloatLogSlider), ``epochs`` (IntSlider), ``button`` (Button),
+    ``plot`` (Output); the runs so far and any message appear in ``status``;
+    ``runs`` lists one line per finished run.
+    """
 
-    from mlkit.training.tracking import curves_figure
+    def __init__(
+        self, make_model: Callable[[], nn.Module], train: Data, val: Data, *, device: str = "cpu", seed: int = 0,
+        lr: float = 1e-3, epochs: int = 5, max_epochs: int = 30, batch_size: int = 64,
+    ) -> None:
+        import ipywidgets as w
 
-    lr_box = w.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="learning rate",
-                              readout_format=".0e", style={"description_width": "initial"})
-    ep_box = w.IntSlider(value=epochs, min=1, max=max_epochs, description="epochs")
-    button = w.Button(description="Train", button_style="primary", icon="play")
-    status = w.HTML("Pick a learning rate and a number of epochs, then press <b>Train</b>.")
-    plot = w.Output()
-    box = w.VBox([w.HBox([lr_box, ep_box, button]), status, plot])
-    box.add_class("mlkit-main")
-    runs: list[str] = []
+        self.make_model, self.train, self.val = make_model, train, val
+        self.device, self.seed, self.batch_size = device, seed, batch_size
+        self.runs: list[str] = []
+        self.lr = w.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="learning rate",
+                                   readout_format=".0e", style={"description_width": "initial"})
+        self.epochs = w.IntSlider(value=epochs, min=1, max=max_epochs, description="epochs")
+        self.button = w.Button(description="Train", button_style="primary", icon="play")
+        self.plot = w.Output()
+        super().__init__(w.HBox([self.lr, self.epochs, self.button]), self.plot,
+                         status="Pick a learning rate and a number of epochs, then press <b>Train</b>.",
+                         doing="train")
+        self.on_click(self.button, self.run)
 
-    def draw(records: list[dict[str, float]], title: str) -> None:
-        with plot:
+    def _draw(self, records: list[dict[str, float]], title: str) -> None:
+        from IPython.display import clear_output, display
+
+        from mlkit.training.tracking import curves_figure
+
+        with self.plot:
             clear_output(wait=True)
             display(curves_figure(records, title))
 
-    def on_click(_: Any) -> None:
+    def run(self) -> None:
+        """Train a fresh model with the chosen settings, drawing the curves after each epoch."""
+        import html
+
         records: list[dict[str, float]] = []
-        title = f"lr={lr_box.value:.0e}, {ep_box.value} epochs"
+        title = f"lr={self.lr.value:.0e}, {self.epochs.value} epochs"
+        self.button.disabled, self.button.description = True, "Training..."
         try:
-            button.disabled, button.description = True, "Training..."
-            status.value = f"Training with {html.escape(title)}..."
-            torch.manual_seed(seed)
+            self.show(f"Training with {html.escape(title)}...")
+            torch.manual_seed(self.seed)
             trainer = Trainer(
-                make_model(), device=device, lr=float(lr_box.value), epochs=int(ep_box.value), seed=seed,
-                batch_size=batch_size, progress=False, callbacks=[lambda r: (records.append(r), draw(records, title))],
+                self.make_model(), device=self.device, lr=float(self.lr.value), epochs=int(self.epochs.value),
+                seed=self.seed, batch_size=self.batch_size, progress=False,
+                callbacks=[lambda r: (records.append(r), self._draw(records, title))],
             )
-            trainer.fit(train, val)
+            trainer.fit(self.train, self.val)
             last = trainer.history.last
             if not math.isfinite(last["train_loss"]):
-                status.value = f"<b>{html.escape(title)}</b>: the loss diverged (NaN/inf); try a smaller learning rate."
+                self.show(f"<b>{html.escape(title)}</b>: the loss diverged (NaN/inf); try a smaller learning rate.")
             else:
-                runs.append(f"{title}: val accuracy {last.get('val_accuracy', float('nan')):.3f}")
-                status.value = "<br>".join(html.escape(r) for r in runs[-5:])
-        except Exception as exc:  # a callback must never raise into the front end
-            status.value = f"<b>Could not train</b>: {html.escape(type(exc).__name__)}: {html.escape(str(exc))}"
+                self.runs.append(f"{title}: val accuracy {last.get('val_accuracy', float('nan')):.3f}")
+                self.show("<br>".join(html.escape(r) for r in self.runs[-5:]))
         finally:
-            button.disabled, button.description = False, "Train again"
+            self.button.disabled, self.button.description = False, "Train again"
 
-    button.on_click(on_click)
-    box.train_button, box.status, box.lr, box.epochs = button, status, lr_box, ep_box  # for tests
-    return box
+
+def live_panel(make_model: Callable[[], nn.Module], train: Data, val: Data, **kwargs: Any) -> LivePanel:
+    """The live training panel of lesson 02 (see :class:`LivePanel`)."""
+    return LivePanel(make_model, train, val, **kwargs)

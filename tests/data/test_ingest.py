@@ -71,6 +71,7 @@ def test_fetch_api_survives_503s_and_timeouts_and_gets_every_row_once(api, syste
     assert stats.rows == len(store) and stats.pages == -(-len(store) // 100)
     assert stats.retries > 0 and stats.timeouts > 0 and stats.server_errors > 0
     assert stats.requests == stats.pages + stats.retries
+    assert stats.waited_s >= 0.01 * stats.retries  # every retry waited its backoff first
 
 
 def test_fetch_api_without_retries_fails_loudly(api):
@@ -93,11 +94,17 @@ def test_client_errors_are_not_retried(api):
     assert stats.retries <= 1
 
 
-def test_unreachable_api_is_an_ingest_error():
+def test_unreachable_api_is_an_ingest_error_after_exponential_backoff():
+    import httpx
+
     from mlkit.course.processes import free_port
 
-    with pytest.raises(ingest.IngestError, match="connection error"):
-        ingest.fetch_api(f"http://127.0.0.1:{free_port()}", timeout=0.2, retries=1, backoff=0)
+    stats = ingest.FetchStats()
+    with httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", timeout=0.2) as client:
+        with pytest.raises(ingest.IngestError, match=r"failed after 4 attempts \(last: connection error"):
+            ingest.get_json(client, "/messages", {}, retries=3, backoff=0.01, stats=stats)
+    assert (stats.requests, stats.retries) == (4, 3)
+    assert stats.waited_s == pytest.approx(0.01 + 0.02 + 0.04)  # tenacity's wait_exponential
 
 
 def test_merge_adds_metadata_sorts_and_checks_schema(systems):

@@ -125,11 +125,13 @@ def test_live_panel_click_trains_and_updates_the_text():
     pytest.importorskip("ipywidgets")
     X, y = _data()
     panel = loop.live_panel(lambda: _model(), (X, y), (X, y), epochs=2, max_epochs=3)
-    assert "mlkit-main" in panel._dom_classes
-    before = panel.status.value
-    panel.train_button.click()
-    assert panel.status.value != before and "val accuracy" in panel.status.value
-    assert panel.train_button.description == "Train again" and not panel.train_button.disabled
+    assert isinstance(panel, loop.LivePanel) and "mlkit-main" in panel.box._dom_classes
+    assert panel.first_button is panel.button
+    before = panel.text
+    after = panel.click()
+    assert after != before and "val accuracy" in after and panel.errors == []
+    assert panel.button.description == "Train again" and not panel.button.disabled
+    assert len(panel.runs) == 1 and panel.runs[0].startswith("lr=1e-03, 2 epochs")
 
 
 def test_live_panel_callback_never_raises():
@@ -140,12 +142,52 @@ def test_live_panel_callback_never_raises():
         raise ValueError("no model today")
 
     panel = loop.live_panel(broken, (X, y), (X, y))
-    panel.train_button.click()  # must not raise
-    assert "Could not train" in panel.status.value and "no model today" in panel.status.value
-    panel = loop.live_panel(lambda: _model(), (X, y), (X, y), lr=10 ** -0.5, epochs=1)
+    text = panel.click()  # must not raise
+    assert "Could not train" in text and "no model today" in text and len(panel.errors) == 1
+    assert panel.button.description == "Train again" and not panel.button.disabled
+    panel = loop.live_panel(lambda: _model(), (X, y), (X, y), epochs=1)
     panel.lr.value = 10 ** -0.5
-    panel.train_button.click()
-    assert panel.train_button.description == "Train again"
+    panel.click()
+    assert panel.button.description == "Train again" and panel.errors == []
+
+
+def test_plain_loop_and_trainer_end_with_bit_identical_weights():
+    X, y = _data()
+    plain = loop.train_plain(_model(), X, y, lr=1e-2, epochs=3, batch_size=32, seed=0)
+    trainer = loop.Trainer(_model(), lr=1e-2, epochs=3, batch_size=32, seed=0, progress=False)
+    trainer.fit((X, y), (X, y))  # validating after each epoch changes nothing in training
+    assert loop.same_weights(plain, trainer.model)
+    other_seed = loop.train_plain(_model(), X, y, lr=1e-2, epochs=3, batch_size=32, seed=1)
+    assert not loop.same_weights(plain, other_seed)  # the test can fail: the seed matters (dropout, order)
+
+
+def test_plain_loop_learns():
+    X, y = _data()
+    model = loop.train_plain(_model(), X, y, lr=1e-2, epochs=8, batch_size=32)
+    model.eval()
+    with torch.no_grad():
+        assert loop.accuracy(model(X), y) > 0.9
+
+
+def test_early_stopping_is_observable_in_the_history():
+    X, y = _data()
+    Xv, yv = X, 1 - y  # a validation set the model gets worse on as it learns
+    hist = _trainer(epochs=20, patience=2).fit((X, y), (Xv, yv))
+    assert hist.stopped_early and hist.stopped_epoch == len(hist) < 20
+    assert hist.stopped_epoch == hist.best_epoch + 2
+    assert hist.reason.startswith(f"stopped early after epoch {hist.stopped_epoch} of 20: val_loss did not improve "
+                                  "for 2 epochs")
+    assert f"weights of epoch {hist.best_epoch}" in hist.reason
+
+
+def test_a_run_that_never_stops_says_so():
+    X, y = _data()
+    hist = _trainer(epochs=3, patience=5).fit((X, y), (X, y))
+    assert not hist.stopped_early and hist.stopped_epoch == 3
+    assert hist.reason.startswith("ran all 3 epochs") and "patience 5 never ran out" in hist.reason
+    hist = _trainer(epochs=2).fit((X, y))
+    assert not hist.stopped_early and hist.best_epoch is None
+    assert hist.reason == "ran all 2 epochs (no early stopping)"
 
 
 def test_resume_without_a_checkpoint_dir_says_what_to_do():
