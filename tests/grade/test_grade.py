@@ -1,0 +1,140 @@
+"""mlkit grade: a fixture class (tests/fixtures/class) graded in sandboxes, every outcome as expected.
+
+The class (scripts/make_grading_fixtures.py) holds solved, untouched, partly solved and wrong
+notebooks, and ones that loop forever, allocate without end, kill their kernel, delete files
+outside their sandbox, or are not valid JSON. Each must fail alone, with a clear reason."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mlkit import grade
+from mlkit.course.errors import MlkitError
+from mlkit.grade import collect, gradebook, sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+CLASS = ROOT / "tests" / "fixtures" / "class"
+CANARY = Path("/tmp/mlkit-grade-canary")
+LIMITS = grade.Limits(cell_s=30, notebook_s=300, memory_mb=4096)
+
+
+def test_fixture_class_is_up_to_date():
+    proc = subprocess.run([sys.executable, "scripts/make_grading_fixtures.py", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_collect_names_learners_and_lessons(tmp_path):
+    subs = collect.collect([CLASS], tmp_path)
+    found = {(s.learner, s.lesson) for s in subs}
+    assert ("alice", "01_data") in found and ("dave", "00_lifecycle_overview") in found
+    assert len(subs) == 11 and len({s.learner for s in subs}) == 9
+    loose = tmp_path / "zoe-01_data.ipynb"
+    loose.write_text("{}")
+    assert collect.collect([loose], tmp_path)[0].learner == "zoe"
+    assert collect.collect([loose], tmp_path)[0].lesson == "01_data"  # from the file name
+
+
+def test_a_zip_of_the_class_is_unpacked_and_one_escaping_the_folder_is_refused(tmp_path):
+    good = tmp_path / "class.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.write(CLASS / "bob" / "00_lifecycle_overview.ipynb", "bob/00_lifecycle_overview.ipynb")
+    subs = collect.collect([good], tmp_path / "scratch")
+    assert [(s.learner, s.lesson) for s in subs] == [("bob", "00_lifecycle_overview")]
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escaped.ipynb", "{}")
+    with pytest.raises(MlkitError, match="outside the grading folder"):
+        collect.collect([evil], tmp_path / "scratch2")
+    assert not (tmp_path / "escaped.ipynb").exists()
+    with pytest.raises(MlkitError, match="no such file"):
+        collect.collect([tmp_path / "missing"], tmp_path)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    CANARY.mkdir(exist_ok=True)
+    (CANARY / "canary.txt").write_text("keep me")
+    (CANARY / "pwned.txt").unlink(missing_ok=True)
+    before = {p: p.stat().st_mtime_ns for p in CLASS.rglob("*")}
+    out = tmp_path_factory.mktemp("grades")
+    book = grade.grade_class([CLASS], jobs=2, out_dir=out, limits=LIMITS, progress=False)
+    after = {p: p.stat().st_mtime_ns for p in CLASS.rglob("*")}
+    return book, out, before == after
+
+
+def _result(book, learner, lesson="00_lifecycle_overview"):
+    return next(r for r in book.results if r["learner"] == learner and r["lesson"] == lesson)
+
+
+def _statuses(result):
+    return {q["question"]: q["status"] for q in result.get("questions", [])}
+
+
+def test_solved_notebooks_get_full_marks_and_untouched_ones_zero(graded):
+    book, _, _ = graded
+    for lesson in ("00_lifecycle_overview", "01_data"):
+        solved, untouched = _statuses(_result(book, "alice", lesson)), _statuses(_result(book, "bob", lesson))
+        assert solved and set(solved.values()) == {"passed"}, (lesson, solved)
+        assert untouched.keys() == solved.keys() and set(untouched.values()) == {"not started"}, untouched
+
+
+def test_partly_correct_and_a_known_mistake(graded):
+    book, _, _ = graded
+    carol = _statuses(_result(book, "carol"))
+    assert carol["q1"] == "passed" and list(carol.values()).count("not started") == len(carol) - 1
+    dave = _result(book, "dave")
+    q1 = next(q for q in dave["questions"] if q["question"] == "q1")
+    assert q1["status"] == "failed" and "a percentage" in q1["message"]
+    assert {s for q, s in _statuses(dave).items() if q != "q1"} == {"passed"}
+
+
+def test_hostile_notebooks_fail_alone_with_a_clear_reason(graded):
+    book, _, _ = graded
+    erin, frank, grace = _result(book, "erin"), _result(book, "frank"), _result(book, "grace")
+    assert erin["status"] == "timeout" and "30 s" in erin["reason"]
+    assert set(_statuses(erin).values()) == {"passed"}  # the loop was interrupted; the rest still ran
+    assert frank["status"] == "memory limit" and "4096 MB" in frank["reason"]
+    assert set(_statuses(frank).values()) == {"passed"}
+    assert grace["status"] == "kernel died" and not grace.get("questions")
+    ivan = _result(book, "ivan")
+    assert ivan["status"] == "invalid notebook" and "JSON" in ivan["reason"]
+
+
+def test_nothing_outside_the_sandbox_changes(graded):
+    book, _, class_unchanged = graded
+    heidi = _result(book, "heidi")
+    assert (CANARY / "canary.txt").read_text() == "keep me"
+    assert not (CANARY / "pwned.txt").exists()
+    assert class_unchanged, "grading modified the handed-in files"
+    if sandbox.isolation() == "namespaces":
+        assert heidi["cell_errors"] and heidi["status"] == "ran"
+    assert set(_statuses(heidi).values()) == {"passed"}
+
+
+def test_gradebook_files(graded):
+    book, out, _ = graded
+    table = book.frame
+    assert set(gradebook.COLUMNS) <= set(table.columns) and (out / "gradebook.csv").exists()
+    q1 = book.summary.set_index(["lesson", "question"]).loc[("00_lifecycle_overview", "q1")]
+    assert 0 < q1.pass_rate < 1 and "a percentage" in q1.most_common_mistake
+    assert "<img" in (out / "summary.html").read_text()
+    feedback = (out / "feedback").glob("dave_00_lifecycle_overview*.md")
+    assert "a percentage" in next(feedback).read_text()
+
+
+def test_dask_gives_the_same_gradebook_as_jobs(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    subset = [CLASS / who / "00_lifecycle_overview.ipynb" for who in ("alice", "bob", "dave", "ivan")]
+    by_jobs = grade.grade_class(subset, jobs=2, out_dir=None, limits=LIMITS, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        by_dask = grade.grade_class(subset, out_dir=None, dask=cluster.scheduler_address, limits=LIMITS,
+                                    progress=False)
+    cols = ["learner", "lesson", "question", "status", "message", "notebook_status"]
+    assert by_jobs.frame[cols].equals(by_dask.frame[cols])
