@@ -1,4 +1,6 @@
-"""Strip outputs, execution counts and run metadata from notebooks (``make clean-notebooks``).
+"""Put notebooks in the normal form: no outputs, no execution counts, only stable metadata
+(``make clean-notebooks``). The normal form itself is :mod:`mlkit.course.notebook`, which
+the exercise builder uses too, so cleaning never changes a generated exercises/ notebook.
 
     python scripts/clean_notebooks.py [--check] [PATH ...]   # default: every tracked notebook folder
 """
@@ -6,31 +8,23 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from mlkit.exercises.build import KEEP_CELL_META, KERNELSPEC  # one normal form for all notebooks
+from mlkit.course import notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("notebooks", "solutions", "exercises")
 
 
 def clean(nb: dict) -> dict:
-    """The notebook with no outputs, no execution counts and only stable metadata."""
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {})
-        cell["metadata"] = {k: v for k, v in meta.items() if k in KEEP_CELL_META}
-        cell.pop("id", None)
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    nb["metadata"] = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    nb["nbformat"], nb["nbformat_minor"] = 4, 4
-    return nb
+    """The notebook in normal form (see :func:`mlkit.course.notebook.clean`)."""
+    return notebook.clean(nb)
 
 
 def dumps(nb: dict) -> str:
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    """The notebook's text in normal form (see :func:`mlkit.course.notebook.dumps`)."""
+    return notebook.dumps(nb)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,12 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     paths = args.paths or [p for f in FOLDERS for p in sorted((ROOT / f).glob("*.ipynb"))]
     dirty = []
     for path in paths:
-        text = path.read_text()
-        cleaned = dumps(clean(json.loads(text)))
-        if cleaned != text:
+        text = notebook.normal_text(path)
+        if path.read_text(encoding="utf-8") != text:
             dirty.append(path)
             if not args.check:
-                path.write_text(cleaned)
+                path.write_text(text, encoding="utf-8")
     verb = "need cleaning (run: make clean-notebooks)" if args.check else "cleaned"
     for path in dirty:
         print(f"{path}: {verb}")

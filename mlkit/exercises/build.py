@@ -8,28 +8,23 @@ solution notebook:
   ``raise NotImplementedError()`` at the marker's indentation (``YOUR ANSWER HERE`` in a
   markdown cell);
 - ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` is removed;
-- outputs, execution counts, cell ids and run metadata are cleared (the normal form of
-  ``scripts/clean_notebooks.py``).
+- outputs, execution counts, cell ids and run metadata are cleared: the notebook normal
+  form of :mod:`mlkit.course.notebook`, shared with ``scripts/clean_notebooks.py``.
 
 The result is deterministic (same input, same bytes), so ``--check`` is a byte comparison.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from mlkit.course import config, notebook
 from mlkit.course.errors import MlkitError
 
-ROOT = Path(__file__).resolve().parents[2]
 _MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
-# The notebook normal form, shared with scripts/clean_notebooks.py, so that
-# `make clean-notebooks` leaves generated notebooks unchanged.
-KEEP_CELL_META = ("tags", "editable", "deletable")
-KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 FIX = "mlkit exercises build"
 
 
@@ -69,44 +64,35 @@ def convert_source(source: str, cell_type: str = "code", where: str = "") -> str
     return text
 
 
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def convert(nb: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
-    """The learner copy of a solutions notebook (a plain JSON dict, as read with json.load)."""
+    """The learner copy of a solutions notebook (a NotebookNode, or a plain dict as read with
+    json.load), in the notebook normal form of :mod:`mlkit.course.notebook`."""
+    import nbformat
+
+    nb = nbformat.from_dict(nb)
     cells = []
     for i, cell in enumerate(nb.get("cells", []), 1):
         kind = cell.get("cell_type", "code")
-        source = convert_source(_source(cell), kind, where=f"{name}, cell {i}")
-        if kind == "code" and not source.strip() and _source(cell).strip():
+        original = notebook.source(cell)
+        text = convert_source(original, kind, where=f"{name}, cell {i}")
+        if kind == "code" and not text.strip() and original.strip():
             continue  # a cell that held only hidden tests
-        new: dict[str, Any] = {"cell_type": kind}
-        new["metadata"] = {k: cell["metadata"][k] for k in KEEP_CELL_META if k in cell.get("metadata", {})}
-        new["source"] = source
-        if kind == "code":
-            new["execution_count"] = None
-            new["outputs"] = []
-        cells.append(new)
-    meta = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
-    return {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 4}
+        cell["source"] = text
+        cells.append(cell)
+    nb["cells"] = cells
+    return notebook.clean(nb)
 
 
-def dumps(nb: dict[str, Any]) -> str:
-    """Deterministic notebook JSON in nbformat's own layout (indent 1, sorted keys, lines)."""
-    nb = json.loads(json.dumps(nb))
-    for cell in nb["cells"]:
-        text = cell["source"]
-        cell["source"] = text.splitlines(keepends=True)
-    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+dumps = notebook.dumps  # deterministic text: nbformat's layout plus a final newline
 
 
 def build_one(solution: Path) -> str:
     """The learner notebook's text for one solutions notebook."""
+    import nbformat
+
     try:
-        nb = json.loads(solution.read_text(encoding="utf-8"))
-    except ValueError as exc:
+        nb = notebook.read(solution)
+    except (ValueError, nbformat.reader.NotJSONError) as exc:
         raise BuildError(f"{solution} is not valid notebook JSON: {exc}") from None
     return dumps(convert(nb, solution.name))
 
@@ -116,7 +102,7 @@ def build_all(check: bool = False, root: Path | None = None, quiet: bool = False
 
     Returns an exit code: 0 when up to date (or written), 1 when ``check`` finds stale files.
     """
-    root = Path(root) if root else ROOT
+    root = Path(root) if root else config.course_root()
     src_dir, out_dir = root / "solutions", root / "exercises"
     say = (lambda *a: None) if quiet else print
     solutions = sorted(p for p in src_dir.glob("*.ipynb") if not p.name.startswith("."))

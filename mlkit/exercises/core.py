@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import html
-import json
 import re
 import sys
 import traceback
@@ -371,8 +370,9 @@ def solution_source(lesson: str, name: str, solutions_dir: Path | None = None) -
     path = Path(solutions_dir) / f"{lesson}.ipynb"
     if not path.exists():
         raise LookupError(f"The solutions notebook {path} is not here (it ships with the course repository).")
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    sources = ["".join(c.get("source", [])) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    from mlkit.course import notebook
+
+    sources = [notebook.source(c) for c in notebook.read(path).cells if c.cell_type == "code"]
     # Names assigned in hidden tests do not count; a cell holding a solution region wins.
     defining = [clean_solution(s) for s in sources if name in _defined_names(clean_solution(s))]
     with_region = [clean_solution(s) for s in sources

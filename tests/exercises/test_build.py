@@ -107,9 +107,10 @@ def test_the_real_exercises_folder_is_up_to_date(capsys):
 
 
 def _copy_tree(tmp_path: Path) -> Path:
+    """A copy of solutions/ with its exercises/ generated (independent of work in progress)."""
     root = tmp_path / "repo"
-    for folder in ("solutions", "exercises"):
-        shutil.copytree(ROOT / folder, root / folder)
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    assert build.build_all(root=root, quiet=True) == 0
     return root
 
 
@@ -182,3 +183,21 @@ def test_learner_copy_run_interactively_shows_no_traceback(tmp_path, monkeypatch
     assert not [o for o in outputs if o.output_type == "error"]
     text = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
     assert text.count("Not started yet") == 5
+
+
+def test_build_and_solution_find_the_course_through_the_course_root(tmp_path, monkeypatch, capsys):
+    """After a plain `pip install .` the package is not beside the course folder: both the
+    builder and ex.qN.solution() find it through mlkit.course.config.course_root()."""
+    from mlkit.exercises import lesson00
+
+    root = _copy_tree(tmp_path)
+    (root / "notebooks").mkdir()
+    path = root / "solutions" / "00_lifecycle_overview.ipynb"
+    path.write_text(path.read_text().replace("Size, spam share and repeated texts", "FROM THE COURSE ROOT"))
+    monkeypatch.setenv("MLKIT_COURSE_ROOT", str(root))
+    assert build.build_all(check=True) == 1
+    assert "exercises/00_lifecycle_overview.ipynb is stale" in capsys.readouterr().err
+    assert "FROM THE COURSE ROOT" in lesson00.q1.solution_source()
+    monkeypatch.setenv("MLKIT_COURSE_ROOT", str(tmp_path / "nowhere"))
+    assert lesson00.q1.solution() == ""
+    assert "MLKIT_COURSE_ROOT" in capsys.readouterr().out
