@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from mlkit.course.config import DEVICE_ENV
 from mlkit.course.errors import DeviceError
 
 VALID_DEVICES = ("auto", "cuda", "mps", "cpu")
-ENV_VAR = "MLKIT_DEVICE"
 
 
 def pick_device(name: str | None = None) -> str:
@@ -15,17 +15,17 @@ def pick_device(name: str | None = None) -> str:
 
     Args:
         name: "auto" (or None) picks the best available; "cuda", "cuda:1", "mps" or
-            "cpu" ask for one. When None, the environment variable MLKIT_DEVICE is read.
+            "cpu" ask for one. When None, the environment variable $MLKIT_DEVICE is read.
 
     Raises:
         DeviceError: the name is unknown, or that device is not available here.
     """
-    requested = (name or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    requested = (name or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
     kind = requested.split(":", 1)[0]
     if kind not in VALID_DEVICES:
         raise DeviceError(
             f"Unknown device {requested!r}. Valid devices: {', '.join(VALID_DEVICES)} "
-            f"(pass device=... to mlkit.setup or set {ENV_VAR})."
+            f"(pass device=... to mlkit.setup or set {DEVICE_ENV})."
         )
     import torch
 

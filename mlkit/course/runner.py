@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import time
 from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -18,12 +17,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlkit.course import config
 from mlkit.course.errors import MlkitError
+from mlkit.course.text import strip_ansi
 
-ROOT = Path(__file__).resolve().parents[2]
-LESSON_DIR = ROOT / "notebooks"
-STRICT_ENV = "MLKIT_STRICT"  # set while batch-running: exercise checks raise instead of only printing
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+def lesson_dir() -> Path:
+    """The lessons' folder, ``notebooks/`` of the course root (:func:`mlkit.course.config.course_root`)."""
+    return config.course_root() / "notebooks"
+
+
+def __getattr__(name: str) -> Path:
+    """``ROOT`` and ``LESSON_DIR``, resolved when first asked for, never at import."""
+    if name == "ROOT":
+        return config.course_root()
+    if name == "LESSON_DIR":
+        return lesson_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _lesson_dir_or_none() -> Path | None:
+    try:
+        return lesson_dir().resolve()
+    except MlkitError:  # run outside the course: only paths to notebooks work
+        return None
 
 
 @dataclass
@@ -43,20 +60,24 @@ class NotebookResult:
         return self.status == "passed"
 
 
-def find_notebooks(names: list[str] | None = None, root: Path = ROOT) -> list[Path]:
+def find_notebooks(names: list[str] | None = None, root: Path | None = None) -> list[Path]:
     """Resolve names to notebook paths: a path, a folder (all its notebooks), or a lesson
-    name or prefix in notebooks/ ("00", "01_data"). No names: every lesson."""
-    if not names:
-        names = [str(root / "notebooks")]
+    name or prefix in the course's notebooks/ ("00", "01_data"). No names: every lesson.
+
+    ``root`` is the course folder (default :func:`mlkit.course.config.course_root`, looked up
+    only when a lesson name needs it)."""
     found: list[Path] = []
-    lessons = sorted((root / "notebooks").glob("*.ipynb"))
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
+    for name in names or [None]:
+        path = Path(name) if name else None
+        if path is not None and path.is_dir():
             found += sorted(p for p in path.glob("*.ipynb") if not p.name.startswith("."))
-        elif path.suffix == ".ipynb" and path.exists():
+        elif path is not None and path.suffix == ".ipynb" and path.exists():
             found.append(path)
         else:
+            lessons = sorted(((root or config.course_root()) / "notebooks").glob("*.ipynb"))
+            if name is None:
+                found += lessons
+                continue
             matches = [p for p in lessons if p.stem == name or p.stem.startswith(name)]
             if len(matches) != 1:
                 known = ", ".join(p.stem for p in lessons) or "(none)"
@@ -95,10 +116,6 @@ def check_parameters(paths: list[Path], params: dict[str, Any]) -> None:
             )
 
 
-def _clean(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
 @contextmanager
 def _environment(values: dict[str, str]):
     """Set environment variables for the duration of a block, then restore them."""
@@ -114,8 +131,26 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = old
 
 
-def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: bool) -> NotebookResult:
-    """Execute one notebook (in this process's kernel manager) and describe the outcome."""
+def _kernel_config() -> Any:
+    """The kernel talks to the runner over local IPC sockets on POSIX (no network port, and no
+    "Kernel is running over TCP without encryption" warning in the runner's output). Each
+    kernel gets its own socket path prefix, so that kernels started at once never share one."""
+    import tempfile
+    import uuid
+
+    from traitlets.config import Config
+
+    cfg = Config()
+    if os.name == "posix":
+        cfg.KernelManager.transport = "ipc"
+        cfg.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"mlkit-kernel-{uuid.uuid4().hex[:12]}")
+    return cfg
+
+
+def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: bool,
+            name: str | None = None) -> NotebookResult:
+    """Execute one notebook (in this process's kernel manager) and describe the outcome.
+    ``name`` is the one shown in the summary (default: the file's stem)."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -128,27 +163,26 @@ def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: 
     run_params = dict(params)
     if fast and "fast" in declared:
         run_params.setdefault("fast", True)
-    in_lessons = nb_path.parent == LESSON_DIR.resolve()
-    name = nb_path.stem if in_lessons else f"{nb_path.parent.name}/{nb_path.stem}"
-    result = NotebookResult(name=name, path=str(nb_path), output=str(out_path))
+    result = NotebookResult(name=name or nb_path.stem, path=str(nb_path), output=str(out_path))
     start = time.perf_counter()
-    kernel_env = {STRICT_ENV: "1", **({"MLKIT_FAST": "1"} if fast else {})}
+    kernel_env = {**config.QUIET_ENV, config.STRICT_ENV: "1", **({config.FAST_ENV: "1"} if fast else {})}
     try:
         with _environment(kernel_env):  # the kernel inherits it; restored afterwards
             papermill.execute_notebook(
                 str(nb_path), str(out_path), parameters=run_params, kernel_name="python3",
                 progress_bar=False, cwd=str(nb_path.parent), execution_timeout=timeout,
+                config=_kernel_config(),
             )
     except PapermillExecutionError as exc:
         result.status = "failed"
         result.error = {
             "cell": exc.exec_count, "source": exc.source, "ename": exc.ename,
-            "evalue": exc.evalue, "traceback": _clean("\n".join(exc.traceback[-6:])),
+            "evalue": exc.evalue, "traceback": strip_ansi("\n".join(exc.traceback[-6:])),
         }
     except Exception as exc:  # kernel died, timeout, bad notebook file, ...
         result.status = "failed"
         result.error = {"cell": None, "source": "", "ename": type(exc).__name__,
-                        "evalue": _clean(str(exc)), "traceback": ""}
+                        "evalue": strip_ansi(str(exc)), "traceback": ""}
     result.seconds = round(time.perf_counter() - start, 1)
     if out_path.exists():
         result.results = collect(nbformat.read(out_path, as_version=4))
@@ -180,10 +214,12 @@ def run_notebooks(
     paths = find_notebooks(names)
     check_parameters(paths, params)
     out_dir = Path(output_dir)
+    lessons = _lesson_dir_or_none()
     jobs = []
     for p in paths:
-        sub = "" if p.parent == LESSON_DIR.resolve() else p.parent.name
-        jobs.append((str(p), str(out_dir / sub / p.name), params, timeout, fast))
+        sub = "" if p.parent == lessons else p.parent.name
+        name = f"{sub}/{p.stem}" if sub else p.stem
+        jobs.append((str(p), str(out_dir / sub / p.name), params, timeout, fast, name))
 
     from tqdm.auto import tqdm
 

@@ -1,15 +1,18 @@
 """The batch runner on small notebooks written by the tests (and through the CLI)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from mlkit.course import runner
+from mlkit.course import config, runner
 from mlkit.course.errors import MlkitError
 
+ROOT = Path(__file__).resolve().parents[2]
 
 def make_notebook(path, body: str, params: str = "x = 1\nfast = False"):
     nb = nbformat.v4.new_notebook()
@@ -43,6 +46,8 @@ def test_failing_notebook_shows_cell_and_error(notebooks, tmp_path):
     by_name = {r.name: r for r in results}
     assert by_name["nbs/ok"].passed and not by_name["nbs/boom"].passed
     assert by_name["nbs/boom"].error["ename"] == "ValueError"
+    tb = by_name["nbs/boom"].error["traceback"]
+    assert "ValueError: the model exploded" in tb and "\x1b[" not in tb  # colours stripped
     text = runner.format_summary(results)
     assert "1 passed, 1 failed" in text
     assert "FAILED nbs/boom" in text and "the model exploded" in text and "raise ValueError" in text
@@ -60,7 +65,28 @@ def test_unknown_notebook_name_lists_the_lessons():
 
 def test_lessons_found_by_prefix_and_by_default():
     assert runner.find_notebooks(["00"])[0].name == "00_lifecycle_overview.ipynb"
-    assert [p.name for p in runner.find_notebooks()] == sorted(p.name for p in runner.LESSON_DIR.glob("*.ipynb"))
+    assert runner.LESSON_DIR == runner.lesson_dir() == ROOT / "notebooks"
+    assert [p.name for p in runner.find_notebooks()] == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_lessons_come_from_the_course_root_resolved_when_needed(notebooks, tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    (course / "notebooks").mkdir()
+    make_notebook(course / "notebooks" / "07_capstone.ipynb", "pass")
+    monkeypatch.setenv(config.ROOT_ENV, str(course))
+    assert runner.find_notebooks(["07"]) == [(course / "notebooks" / "07_capstone.ipynb").resolve()]
+    monkeypatch.setenv(config.ROOT_ENV, str(tmp_path / "nowhere"))
+    assert runner.find_notebooks([str(notebooks / "ok.ipynb")])  # a path needs no course root
+    with pytest.raises(MlkitError, match="has no notebooks/ and solutions/"):
+        runner.find_notebooks(["00"])
+
+
+def test_importing_the_runner_does_not_look_for_the_course(tmp_path):
+    code = "import mlkit.course.runner as r; print('imported'); r.LESSON_DIR"
+    env = {**os.environ, config.ROOT_ENV: str(tmp_path / "nowhere")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert res.stdout.strip() == "imported" and "MlkitError" in res.stderr
 
 
 def test_notebook_without_parameters_cell_is_refused(tmp_path):
@@ -82,6 +108,7 @@ def cli(*args):
 def test_cli_exit_codes_and_messages(notebooks, tmp_path):
     ok = cli("run", str(notebooks / "ok.ipynb"), "-p", "x", "5", "-o", str(tmp_path / "a"))
     assert ok.returncode == 0 and "double=10" in ok.stdout and "1 passed, 0 failed" in ok.stdout
+    assert "without encryption" not in ok.stderr and "[IPKernelApp]" not in ok.stderr  # no kernel noise
     bad = cli("run", str(notebooks / "boom.ipynb"), "-o", str(tmp_path / "b"))
     assert bad.returncode == 1 and "the model exploded" in bad.stdout
     unknown = cli("run", "nonexistent_lesson")
@@ -97,10 +124,18 @@ def test_cli_unknown_device_is_a_clear_error(tmp_path):
     assert res.returncode == 1 and "DeviceError: Unknown device 'tpu'. Valid devices: auto, cuda, mps, cpu" in res.stdout
 
 
+def test_the_kernel_runs_strict_and_fast_and_quiet(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLKIT_FAST", raising=False)
+    nb = make_notebook(tmp_path / "env.ipynb", "import os, mlkit\nmlkit.report(**{k: os.environ.get(k, '-') for k in "
+                       "['MLKIT_STRICT', 'MLKIT_FAST', 'MLFLOW_DISABLE_TELEMETRY']})")
+    [res] = runner.run_notebooks([str(nb)], fast=True, output_dir=tmp_path / "out", progress=False)
+    assert res.results == {"MLKIT_STRICT": "1", "MLKIT_FAST": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    [slow] = runner.run_notebooks([str(nb)], output_dir=tmp_path / "out", progress=False)
+    assert slow.results["MLKIT_FAST"] == "-"
+
+
 def test_runner_leaves_the_callers_environment_alone(notebooks, tmp_path, monkeypatch):
     monkeypatch.delenv("MLKIT_STRICT", raising=False)
     monkeypatch.delenv("MLKIT_FAST", raising=False)
     runner.run_notebooks([str(notebooks / "ok.ipynb")], fast=True, output_dir=tmp_path, progress=False)
-    import os
-
     assert "MLKIT_STRICT" not in os.environ and "MLKIT_FAST" not in os.environ
