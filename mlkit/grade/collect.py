@@ -2,7 +2,8 @@
 
 SUBMISSIONS may be notebooks, folders (searched recursively) or zip files of either. The
 learner is the notebook's folder inside the class folder or zip (``alice/01_data.ipynb``),
-else its file name without the lesson (``alice-01_data.ipynb`` -> ``alice``). The lesson
+else its file name without the lesson (``alice-01_data.ipynb`` -> ``alice``), else the
+folder the file lies in. The lesson
 comes from the notebook itself (``mlkit.setup("01_data", ...)`` or
 ``from mlkit.exercises import lesson01``), else from its file name.
 """
@@ -54,7 +55,7 @@ def _learner(path: Path, base: Path) -> str:
     if len(rel.parts) > 1:
         return rel.parts[0]
     stem = _NAME.sub("", path.stem).strip("-_ .")
-    return stem or path.stem
+    return stem or path.parent.name or path.stem  # alice/01_data.ipynb handed in as a file: alice
 
 
 def _safe_extract(zip_path: Path, dest: Path) -> Path:
