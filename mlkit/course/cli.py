@@ -41,6 +41,15 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(args: argparse.Namespace) -> int:
+    from mlkit.course.store import Store, quiet
+
+    with quiet():
+        text = Store(args.home).summary()
+    print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlkit", description="Hands-on ML lifecycle course tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="check the shipped data files")
     data.add_argument("action", choices=["verify"])
     data.set_defaults(func=_data)
+    store = sub.add_parser("store", help="show the course store: data releases, model versions, aliases, lineage")
+    store.add_argument("--home", default=None, help="the course folder holding store/ (default: $MLKIT_HOME)")
+    store.set_defaults(func=_store)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The explicit set-up call that opens every lesson: workspace, tracking, seeds, device."""
+"""The explicit set-up call that opens every lesson: workspace, course store, seeds, device."""
 
 from __future__ import annotations
 
@@ -8,22 +8,16 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mlkit.course.config import FAST_ENV, HOME_ENV, QUIET_ENV, default_home, flag
 from mlkit.course.device import pick_device
 from mlkit.course.errors import MlkitError
 
-HOME_ENV = "MLKIT_HOME"
-FAST_ENV = "MLKIT_FAST"
+if TYPE_CHECKING:
+    from mlkit.course.store import DataRelease, ModelRef, Store
 
-# Telemetry and analytics off for every tool the lessons use (and the processes they start).
-_QUIET_ENV = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DVC_NO_ANALYTICS": "1",
-    "DO_NOT_TRACK": "1",
-    "GX_ANALYTICS_ENABLED": "false",
-    "EVIDENTLY_DISABLE_TELEMETRY": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+__all__ = ["Workspace", "default_home", "seed_everything", "setup"]
 
 
 @dataclass(frozen=True)
@@ -45,9 +39,16 @@ class Workspace:
         return self.root / "artifacts"
 
     @property
+    def store(self) -> Store:
+        """The course store all lessons share (``$MLKIT_HOME/store``): data releases and models."""
+        from mlkit.course.store import Store
+
+        return Store(self.root.parent)
+
+    @property
     def tracking_uri(self) -> str:
-        """MLflow tracking and registry store: a sqlite database in the workspace."""
-        return f"sqlite:///{self.root / 'mlflow.db'}"
+        """MLflow tracking and registry store: the course store's sqlite database, shared by all lessons."""
+        return f"sqlite:///{self.root.parent / 'store' / 'mlflow.db'}"
 
     def path(self, *parts: str) -> Path:
         """A path inside the workspace; its parent folder is created."""
@@ -55,21 +56,25 @@ class Workspace:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-
-def default_home() -> Path:
-    """The folder that holds every lesson's workspace: $MLKIT_HOME or ~/mlkit-workspace."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / "mlkit-workspace").expanduser()
+    def require(self, spec: str) -> DataRelease | ModelRef:
+        """What the lesson needs from the course store: ``"data@v1"``, ``"model@champion"``,
+        ``"model@challenger"``. Built (in seconds, with one line saying so) by the code of
+        the lesson that makes it when the store lacks it. Safe to call again."""
+        return self.store.require(spec, seed=self.seed)
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (and make torch's CPU kernels deterministic)."""
+    """Seed python's ``random``, numpy and torch (CPU and GPUs).
+
+    It does not make str hashes (set iteration order) reproducible: ``PYTHONHASHSEED`` is
+    read once, when Python starts, so setting it here would change nothing in this process.
+    """
     import numpy as np
     import torch
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def setup(
@@ -83,21 +88,24 @@ def setup(
     """Set a lesson up; call it in the first code cell. Safe to run again.
 
     Makes the lesson's workspace folder (under $MLKIT_HOME, default ~/mlkit-workspace),
-    points MLflow tracking and registry at a sqlite database in it, turns telemetry off,
-    seeds python, numpy and torch, and picks the device (cuda, then mps, then cpu).
+    points MLflow tracking and registry at the course store's sqlite database
+    (``$MLKIT_HOME/store/mlflow.db``; use :func:`mlkit.training.tracking.experiment` to
+    make an experiment, so its artifacts stay in the store), turns telemetry off, seeds
+    python, numpy and torch, and picks the device (cuda, then mps, then cpu).
 
     Args:
         lesson: the lesson's id, e.g. "01_data" (letters, digits, "_" and "-").
         seed: the one seed for the lesson.
         device: "auto", "cuda", "mps" or "cpu"; None reads $MLKIT_DEVICE, else auto.
         fast: a small, quick run (used by tests); $MLKIT_FAST=1 also turns it on.
-        home: the folder of all workspaces; overrides $MLKIT_HOME.
+        home: the folder of all workspaces and the store; overrides $MLKIT_HOME.
 
     Returns:
         The Workspace with its paths, seed, device and fast flag.
     """
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+", lesson or ""):
-        raise MlkitError(f"Lesson id {lesson!r} must be letters, digits, '_' or '-', e.g. '01_data'.")
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", lesson or "") or lesson == "store":
+        raise MlkitError(f"Lesson id {lesson!r} must be letters, digits, '_' or '-' (and not 'store'), "
+                         "e.g. '01_data'.")
     root = (Path(home).expanduser() if home else default_home()) / lesson
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -107,21 +115,17 @@ def setup(
             f"Set {HOME_ENV} to a folder you can write to."
         ) from None
 
-    os.environ.update(_QUIET_ENV)
+    os.environ.update(QUIET_ENV)
     ws = Workspace(
         lesson=lesson,
         root=root,
         seed=int(seed),
         device=pick_device(device),
-        fast=bool(fast) or os.environ.get(FAST_ENV, "") in {"1", "true", "yes"},
+        fast=bool(fast) or flag(FAST_ENV),
     )
+    (root.parent / "store").mkdir(exist_ok=True)
     os.environ["MLFLOW_TRACKING_URI"] = ws.tracking_uri
     os.environ["MLFLOW_REGISTRY_URI"] = ws.tracking_uri
-    # With a sqlite store, MLflow puts the artifacts of every new experiment under ./mlruns
-    # of the current folder (the repository!). This variable is the default artifact root
-    # its sqlite store reads (mlflow 3.x, tracking/_tracking_service/utils.py); `mlflow server`
-    # exports the same one. It keeps `mlflow.set_experiment("any")` inside the workspace.
-    os.environ["_MLFLOW_SERVER_ARTIFACT_ROOT"] = ws.artifacts_dir.as_uri()
     if "mlflow" in sys.modules:  # already imported: tell it directly too
         import mlflow
 

@@ -3,6 +3,10 @@
 The SMS data holds the classic trap: the same text appears several times (328 copies).
 A random split then puts copies on both sides, and the test score measures memory, not
 generalisation. :func:`leakage_experiment` measures by how much; :func:`split` fixes it.
+
+:func:`dedupe` and :func:`split` are the course's ONE definition of "duplicate" and of the
+train/test split; :func:`release_frame` applies both to make the frame that lesson 01
+releases as ``data@v1`` and that every later lesson trains and evaluates on.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+TEST_SIZE = 0.25  # the share of messages held out for testing, in every lesson
+SPLIT_SEED = 0  # the seed of the released split (data@v1)
+RELEASE_COLUMNS = ["id", "text", "label", "split"]
 FEATURES = ["n_chars", "n_words", "n_digits", "upper_share", "has_url", "has_phone"]
 
 
@@ -49,13 +56,32 @@ def add_features(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def split(df: pd.DataFrame, test_size: float = 0.25, seed: int = 0, dedup: bool = True
+def split(df: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SPLIT_SEED, dedup: bool = True
           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A stratified train/test split; with ``dedup`` copies are removed first so no text is on both sides."""
     from sklearn.model_selection import train_test_split
 
     data = dedupe(df)[0] if dedup else df
     return train_test_split(data, test_size=test_size, random_state=seed, stratify=data["label"])
+
+
+def release_frame(df: pd.DataFrame, test_size: float = TEST_SIZE, seed: int = SPLIT_SEED) -> pd.DataFrame:
+    """The frame a data release holds (lesson 01 releases it, lessons 02-06 read it).
+
+    :func:`clean`, then :func:`dedupe`, then :func:`split`, recorded in a ``split``
+    column ("train"/"test"): columns ``id, text, label, split``, one row per distinct
+    message, sorted by ``id`` (added as the row number when missing). Deterministic, so the
+    same messages always give the same file and the same DVC hash.
+    """
+    import pandas as pd
+
+    data = df if "id" in df.columns else df.assign(id=range(len(df)))
+    data = dedupe(clean(data.sort_values("id", kind="stable")))[0]
+    _, test = split(data, test_size=test_size, seed=seed, dedup=False)
+    out = pd.DataFrame({"id": data["id"].astype("int64"), "text": data["text"].astype(str),
+                        "label": data["label"].astype(str), "split": "train"})
+    out.loc[test.index, "split"] = "test"
+    return out.reset_index(drop=True)[RELEASE_COLUMNS]
 
 
 def overlap(train: pd.DataFrame, test: pd.DataFrame) -> int:

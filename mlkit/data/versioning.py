@@ -116,15 +116,41 @@ def tree_digest(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def dvc_hash(dvc_file: str | os.PathLike) -> str:
-    """The hash DVC recorded for the first output of a ``.dvc`` file (``md5``; folders end in ``.dir``)."""
+def _recorded_hash(text: str, where: str) -> str:
     import yaml
 
-    data = yaml.safe_load(Path(dvc_file).read_text())
     try:
-        return str(data["outs"][0]["md5"])
-    except (KeyError, IndexError, TypeError):
-        raise VersioningError(f"{dvc_file} records no output hash; was `dvc add` run?") from None
+        return str(yaml.safe_load(text)["outs"][0]["md5"])
+    except (KeyError, IndexError, TypeError, yaml.YAMLError):
+        raise VersioningError(f"{where} records no output hash; was `dvc add` run?") from None
+
+
+def dvc_hash(dvc_file: str | os.PathLike, rev: str | None = None) -> str:
+    """The hash DVC recorded for the first output of a ``.dvc`` file (``md5``; folders end in ``.dir``).
+
+    With ``rev`` (a git tag or commit) it is the hash recorded at that revision, read with
+    ``git show`` without touching the working tree (lesson 01; the course store's releases).
+    """
+    dvc_file = Path(dvc_file)
+    if rev is None:
+        return _recorded_hash(dvc_file.read_text(), str(dvc_file))
+    text = sh(["git", "show", f"{rev}:./{dvc_file.name}"], dvc_file.parent, echo=False)
+    return _recorded_hash(text, f"{dvc_file.name} at {rev}")
+
+
+def remote_status(repo: str | os.PathLike, *targets: str) -> dict[str, str]:
+    """What DVC says is not in the remote yet (``dvc status --cloud --json``): {} when all is pushed.
+
+    Keys are paths, values DVC's words ("new", "deleted", "missing", ...). Ask DVC, never
+    the remote's folder layout, which is DVC's business (lesson 01, the course store).
+    """
+    import json
+
+    out = sh(["dvc", "status", "--cloud", "--json", *targets], repo, echo=False)
+    start, end = out.find("{"), out.rfind("}")  # the JSON, without any warning DVC printed beside it
+    if start < 0 or end < start:
+        raise VersioningError(f"`dvc status --cloud --json` gave no JSON in {repo}:\n{out}")
+    return json.loads(out[start:end + 1])
 
 
 def stages_ran(repro_output: str) -> list[str]:

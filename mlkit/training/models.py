@@ -3,7 +3,9 @@
 Two small, real models that train on 2 CPU cores in seconds and use a GPU when there is one:
 
 * :class:`SpamMLP`: TF-IDF features of an SMS message -> 2 classes (ham, spam). The text
-  is vectorised by scikit-learn (:func:`spam_data`), the classifier is a torch MLP.
+  is vectorised by scikit-learn (:func:`spam_data`, on the course's data release), the
+  classifier is a torch MLP. :class:`SpamPipeline` is the two together, texts in and
+  P(spam) out: what lesson 02 registers and lessons 03-06 evaluate, serve, watch and retrain.
 * :class:`SmallCNN`: a 28x28 grey image -> 10 digit classes (the 5,000-image MNIST sample).
 
 torch and scikit-learn are imported when these are first used, not when ``mlkit`` is.
@@ -11,7 +13,10 @@ torch and scikit-learn are imported when these are first used, not when ``mlkit`
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,6 +35,7 @@ class SpamMLP(nn.Module):
 
     def __init__(self, n_features: int, hidden: int = 64, dropout: float = 0.2, n_classes: int = 2) -> None:
         super().__init__()
+        self.config = {"n_features": n_features, "hidden": hidden, "dropout": dropout, "n_classes": n_classes}
         self.net = nn.Sequential(
             nn.Linear(n_features, hidden),
             nn.ReLU(),
@@ -99,39 +105,135 @@ class Split:
         return Split(self.X_train[:n_train], self.y_train[:n_train], self.X_test, self.y_test, self.classes, self.extra)
 
 
-def spam_data(
-    df: Any = None, *, test_size: float = 0.2, seed: int = 0, max_features: int = 3000
-) -> Split:
-    """The SMS spam data as TF-IDF tensors: duplicates dropped *before* the stratified split
-    (no leakage, see lesson 01), the vectoriser fitted on the training part only.
+def spam_data(data: Any = None, *, max_features: int = 3000, seed: int = 0) -> Split:
+    """The SMS spam data of a release as TF-IDF tensors, split by the release's ``split`` column.
 
-    ``extra`` holds ``vectorizer`` (the fitted TfidfVectorizer), ``text_train``,
-    ``text_test`` and ``data_version`` (a short hash of the raw data).
+    ``data`` is a :class:`mlkit.course.store.DataRelease` (``ws.require("data@v1")``), its
+    ``frame()``, or any frame with ``text`` and ``label``: a frame without a ``split`` column
+    goes through :func:`mlkit.data.prep.release_frame` first (the one dedupe and split;
+    ``seed`` is then the split's seed). None: the messages of data v1, prepared the same way
+    in memory, without the store. The vectoriser is fitted on the training part only.
+
+    ``extra`` holds ``vectorizer`` (the fitted TfidfVectorizer), ``text_train``, ``text_test``
+    and ``data_version`` (the release's DVC md5; for other frames a short hash of the frame).
     """
     import hashlib
 
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.model_selection import train_test_split
 
-    from mlkit import datasets
+    from mlkit.data import prep
 
-    if df is None:
-        df = datasets.load_sms_spam()
-    version = hashlib.sha256(("\n".join(df.label + "\t" + df.text)).encode()).hexdigest()[:12]
-    df = df.drop_duplicates("text").reset_index(drop=True)
-    y = (df.label == "spam").to_numpy().astype(np.int64)
-    text_train, text_test, y_train, y_test = train_test_split(
-        df.text.to_numpy(), y, test_size=test_size, random_state=seed, stratify=y
-    )
+    if data is None:
+        from mlkit import datasets
+        from mlkit.data import ingest
+
+        sms = datasets.load_sms_spam()
+        data = prep.release_frame(sms.iloc[list(ingest.release_ids(len(sms), 1))], seed=seed)
+    frame = data.frame() if hasattr(data, "frame") else data
+    if "split" not in frame.columns:
+        frame = prep.release_frame(frame, seed=seed)
+    version = frame.attrs.get("data_version") or hashlib.sha256(
+        "\n".join(frame.label + "\t" + frame.split + "\t" + frame.text).encode()).hexdigest()[:12]
+    train, test = frame[frame.split == "train"], frame[frame.split == "test"]
     vec = TfidfVectorizer(max_features=max_features, sublinear_tf=True, ngram_range=(1, 2), min_df=2)
-    X_train = vec.fit_transform(text_train).toarray().astype(np.float32)
-    X_test = vec.transform(text_test).toarray().astype(np.float32)
+    X_train = vec.fit_transform(train.text).toarray().astype(np.float32)
+    X_test = vec.transform(test.text).toarray().astype(np.float32)
+    y_train = (train.label == "spam").to_numpy().astype(np.int64)
+    y_test = (test.label == "spam").to_numpy().astype(np.int64)
     return Split(
         torch.from_numpy(X_train), torch.from_numpy(y_train), torch.from_numpy(X_test), torch.from_numpy(y_test),
         ["ham", "spam"],
-        {"vectorizer": vec, "text_train": text_train, "text_test": text_test, "data_version": version},
+        {"vectorizer": vec, "text_train": train.text.to_numpy(), "text_test": test.text.to_numpy(),
+         "data_version": version},
     )
+
+
+# The settings of a TfidfVectorizer that a saved pipeline keeps (with its vocabulary and idf).
+_VECTORIZER_SETTINGS = ("lowercase", "strip_accents", "token_pattern", "ngram_range", "analyzer", "stop_words",
+                        "max_df", "min_df", "max_features", "binary", "norm", "use_idf", "smooth_idf", "sublinear_tf")
+
+
+def vectorizer_to_json(vec: Any) -> dict[str, Any]:
+    """A fitted TfidfVectorizer as plain JSON data: its settings, vocabulary and idf (no pickle)."""
+    params = vec.get_params()
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items() if k in _VECTORIZER_SETTINGS}
+    return {"settings": settings, "vocabulary": {t: int(i) for t, i in vec.vocabulary_.items()},
+            "idf": [float(x) for x in vec.idf_]}
+
+
+def vectorizer_from_json(data: dict[str, Any]) -> Any:
+    """The TfidfVectorizer back from :func:`vectorizer_to_json`; it transforms exactly as before."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    settings = dict(data["settings"])
+    settings["ngram_range"] = tuple(settings["ngram_range"])
+    vec = TfidfVectorizer(**settings, vocabulary=data["vocabulary"])
+    vec.idf_ = np.asarray(data["idf"], dtype=np.float64)
+    return vec
+
+
+class SpamPipeline:
+    """Texts in, P(spam) out: the fitted TF-IDF vectoriser and the trained :class:`SpamMLP` (lesson 02).
+
+    Saved (:meth:`save`) as JSON (settings, vocabulary, idf, the MLP's shape) and a torch
+    ``state_dict`` loaded with ``weights_only=True``: no pickle, so a model file from
+    elsewhere cannot run code. Lessons 03-06 get it with
+    :func:`mlkit.training.tracking.load_spam_model`.
+    """
+
+    FILES = ("spam_vectorizer.json", "spam_mlp.json", "spam_mlp.pt")
+
+    def __init__(self, vectorizer: Any, model: nn.Module, classes: tuple[str, str] = ("ham", "spam")) -> None:
+        self.vectorizer = vectorizer
+        self.model = model.cpu().eval()
+        self.classes = list(classes)
+
+    def __repr__(self) -> str:
+        return f"SpamPipeline({len(self.vectorizer.vocabulary_)} TF-IDF features -> {type(self.model).__name__})"
+
+    def features(self, texts: Any) -> torch.Tensor:
+        """TF-IDF features of the texts (a string, or a list/Series of strings)."""
+        import numpy as np
+
+        texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+        return torch.from_numpy(self.vectorizer.transform(texts).toarray().astype(np.float32))
+
+    def predict_proba(self, texts: Any) -> Any:
+        """P(spam) of each text, as a numpy array of shape (n,)."""
+        with torch.no_grad():
+            logits = self.model(self.features(texts))
+        return torch.softmax(logits, dim=1)[:, 1].numpy()
+
+    def predict(self, texts: Any, threshold: float = 0.5) -> Any:
+        """1 (spam) or 0 (ham) for each text: P(spam) >= threshold."""
+        return (self.predict_proba(texts) >= threshold).astype("int64")
+
+    def save(self, folder: str | os.PathLike) -> list[Path]:
+        """Write the three files of :attr:`FILES` into ``folder``; return their paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        vec_path, cfg_path, weights_path = (folder / name for name in self.FILES)
+        vec_path.write_text(json.dumps(vectorizer_to_json(self.vectorizer)))
+        config = getattr(self.model, "config", None)
+        if config is None:
+            raise TypeError("SpamPipeline.save needs a SpamMLP (a model with a .config of its shape).")
+        cfg_path.write_text(json.dumps({"model": type(self.model).__name__, **config, "classes": self.classes}))
+        torch.save(self.model.state_dict(), weights_path)
+        return [vec_path, cfg_path, weights_path]
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> SpamPipeline:
+        """A pipeline back from the files :meth:`save` wrote (weights loaded with ``weights_only=True``)."""
+        folder = Path(folder)
+        vec_path, cfg_path, weights_path = (folder / name for name in cls.FILES)
+        config = json.loads(cfg_path.read_text())
+        classes = config.pop("classes", ["ham", "spam"])
+        config.pop("model", None)
+        model = SpamMLP(**config)
+        model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        return cls(vectorizer_from_json(json.loads(vec_path.read_text())), model, tuple(classes))
 
 
 def mnist_data(df: Any = None, *, test_size: float = 0.2, seed: int = 0) -> Split:

@@ -1,10 +1,14 @@
 """Plumbing around MLflow for lesson 02 (the lesson itself shows the real ``mlflow`` calls).
 
-* :func:`experiment`: create or reuse an experiment whose artifacts live in the lesson's
-  workspace (MLflow's default, ``./mlruns`` next to the notebook, would write into the repo).
-* :func:`start_ui`: the MLflow UI on 127.0.0.1 against the lesson's sqlite database, started
-  with :class:`mlkit.course.processes.BackgroundServer`; ``stop()`` it at the end.
-* :func:`code_version`: the git commit of the course code (tag it on every run).
+* :func:`experiment`: create or reuse an experiment in the course store, its artifacts in
+  ``$MLKIT_HOME/store/mlartifacts/<experiment>`` (its public ``artifact_location``;
+  MLflow's default, ``./mlruns`` next to the notebook, would write into the repo).
+* :func:`start_ui`: the MLflow UI on 127.0.0.1 against the course store's sqlite database,
+  started with :class:`mlkit.course.processes.BackgroundServer`; ``stop()`` it at the end.
+* :func:`code_version`: the git commit of the course code, else the package version.
+* :func:`log_spam_model`, :func:`register_spam_model`, :func:`load_spam_model`: the spam
+  model as MLflow stores it (no pickle) and as lessons 03-06 load it;
+  :func:`train_spam_run`: one tracked training run (what ``ws.require`` builds with).
 * :func:`curves_figure`, :func:`confusion_figure`: the plots logged as artifacts.
 
 mlflow and matplotlib are imported inside the functions.
@@ -17,29 +21,21 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlkit.course.errors import MlkitError
+
 if TYPE_CHECKING:
     from mlkit.course.processes import BackgroundServer
     from mlkit.course.workspace import Workspace
+    from mlkit.training.models import SpamPipeline, Split
 
-_REPO = Path(__file__).resolve().parents[2]
+MODEL_NAME = "spam-classifier"
 
 
 def experiment(ws: Workspace, name: str | None = None) -> str:
-    """Make ``name`` (default: the lesson id) the active MLflow experiment, with its
-    artifacts under ``ws.root / "mlartifacts"``. Safe to call again; returns its id."""
-    import mlflow
-
-    name = name or ws.lesson
-    mlflow.set_tracking_uri(ws.tracking_uri)
-    mlflow.set_registry_uri(ws.tracking_uri)
-    found = mlflow.get_experiment_by_name(name)
-    if found is None:
-        location = (ws.root / "mlartifacts" / name).as_uri()
-        exp_id = mlflow.create_experiment(name, artifact_location=location)
-    else:
-        exp_id = found.experiment_id
-    mlflow.set_experiment(experiment_id=exp_id)
-    return exp_id
+    """Make ``name`` (default: the lesson id) the active MLflow experiment of the course store,
+    with its artifacts in ``$MLKIT_HOME/store/mlartifacts/<name>``. Safe to call again (and
+    from two lessons at once); returns its id. Every lesson that uses MLflow calls it first."""
+    return ws.store.experiment(name or ws.lesson)
 
 
 def ui_command(ws: Workspace) -> list[str]:
@@ -49,7 +45,7 @@ def ui_command(ws: Workspace) -> list[str]:
     return [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", ws.tracking_uri,
-        "--default-artifact-root", (ws.root / "mlartifacts").as_uri(),
+        "--default-artifact-root", ws.store.artifacts_root.as_uri(),
         "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
     ]
 
@@ -61,8 +57,6 @@ def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0, wait
     :func:`wait_ui` waits for it later. Returns the :class:`~mlkit.course.processes.BackgroundServer`:
     call ``.stop()`` when done (the lesson's last cell does; it also stops at kernel exit).
     Start it after :func:`experiment`, which creates the database tables."""
-    import threading
-
     from mlkit.course.processes import BackgroundServer
 
     server = BackgroundServer(
@@ -70,51 +64,138 @@ def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0, wait
         log_file=ws.root / "mlflow-ui.log",
         env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
+    server.start(wait=wait)
     if wait:
-        server.start()
         print(f"MLflow UI: {server.url}  (stop it with .stop())")
-        return server
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            server.start()
-        except BaseException as exc:  # re-raised by wait_ui in the notebook's thread
-            errors.append(exc)
-
-    server.starting = threading.Thread(target=start, name="mlflow-ui-start", daemon=True)
-    server.start_errors = errors
-    server.starting.start()
     return server
 
 
-def wait_ui(server: BackgroundServer, timeout: float = 120.0) -> BackgroundServer:
-    """Wait until a UI started with ``start_ui(ws, wait=False)`` answers; print its address."""
-    from mlkit.course.errors import MlkitError
-
-    thread = getattr(server, "starting", None)
-    if thread is not None:
-        thread.join(timeout)
-    for exc in getattr(server, "start_errors", []):
-        raise exc
-    if not server.running:
-        raise MlkitError(f"The MLflow UI is not running. Its log:\n{server.log_tail()}")
+def wait_ui(server: BackgroundServer, timeout: float | None = None) -> BackgroundServer:
+    """Wait until a UI started with ``start_ui(ws, wait=False)`` answers (within its start-up
+    timeout, or ``timeout`` seconds from now); print its address. Raises with its log if it fails."""
+    server.wait_ready(timeout)
     print(f"MLflow UI: {server.url}  (stop it with .stop())")
     return server
 
 
-def code_version(repo: str | os.PathLike = _REPO) -> str:
-    """The git commit of the code (``+dirty`` when files changed), or "unknown" outside git."""
+def code_version(repo: str | os.PathLike | None = None) -> str:
+    """The version of the course code: the git commit of the course folder (``+dirty`` when
+    tracked files changed), else (no git checkout, e.g. after ``pip install .``) the package
+    version, e.g. ``mlkit 0.1.0``. Logged beside the data version on every run (lesson 02)."""
+    import mlkit
+
     try:
+        if repo is None:
+            from mlkit.course.config import course_root
+
+            repo = course_root()
+
         def git(*args: str) -> str:
             return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
                                   timeout=10, check=True).stdout.strip()
 
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != Path(repo).resolve():
+            raise ValueError("inside another repository")
         commit = git("rev-parse", "--short=12", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    except (OSError, ValueError, subprocess.SubprocessError, MlkitError):
+        return f"mlkit {mlkit.__version__}"
+
+
+def log_spam_model(pipeline: SpamPipeline, example: Any, name: str = "model") -> Any:
+    """Log the spam pipeline as the run's MLflow model (lesson 02); return MLflow's ModelInfo.
+
+    The model is logged with ``mlflow.pytorch`` (features in, two logits out, with a
+    signature and an input example), and the pipeline's files ride along as
+    ``extra_files``: the vectoriser as JSON and the MLP's ``state_dict``, so
+    :func:`load_spam_model` rebuilds the texts-in pipeline without pickle.
+    """
+    import tempfile
+
+    import mlflow
+    import torch
+    from mlflow.models import infer_signature
+
+    model = pipeline.model.cpu().eval()
+    example = example.numpy() if hasattr(example, "numpy") else example
+    with torch.no_grad():
+        output = model(torch.as_tensor(example)).numpy()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [str(p) for p in pipeline.save(tmp)]
+        return mlflow.pytorch.log_model(
+            model, name=name, input_example=example, signature=infer_signature(example, output),
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"], extra_files=files)
+
+
+def load_spam_model(uri: str) -> SpamPipeline:
+    """The spam pipeline behind an MLflow model URI (``models:/spam-classifier@champion``,
+    ``runs:/...``): texts in, P(spam) out (lessons 03-06). No pickle is loaded."""
+    import tempfile
+
+    import mlflow
+
+    from mlkit.course.store import quiet
+    from mlkit.training.models import SpamPipeline
+
+    with tempfile.TemporaryDirectory() as tmp, quiet():
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        except mlflow.exceptions.MlflowException as exc:
+            raise MlkitError(f"Cannot load the model {uri}: {exc.message.splitlines()[0]} "
+                             "Run lesson 02, or ws.require('model@champion').") from None
+        found = sorted(local.rglob(SpamPipeline.FILES[0]))
+        if not found:
+            raise MlkitError(f"{uri} is not a spam pipeline logged by tracking.log_spam_model "
+                             f"(no {SpamPipeline.FILES[0]} among its files).")
+        return SpamPipeline.load(found[0].parent)
+
+
+def register_spam_model(model_uri: str, alias: str, versions: dict[str, str], name: str = MODEL_NAME) -> Any:
+    """Register a logged model as a new version of ``name``, point ``alias`` at it and tag it
+    with its lineage (``data_version``, ``code_version``); return the ModelVersion (lesson 02)."""
+    import mlflow
+
+    version = mlflow.register_model(model_uri, name)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, alias, version.version)
+    for key, value in versions.items():
+        client.set_model_version_tag(name, version.version, key, value)
+    return version
+
+
+def train_spam_run(spam: Split, fit_data: Any, val_data: Any, *, lr: float, hidden: int, epochs: int,
+                   seed: int = 0, device: str = "cpu") -> str:
+    """Train the spam MLP inside the active MLflow run and log it as lesson 02 does: params,
+    metrics per epoch, ``val_f1`` and ``test_f1``, the model (:func:`log_spam_model`), its URI
+    as the tag ``model_uri``. Returns the run id. Used by ``ws.require("model@champion")``."""
+    import mlflow
+    import torch
+    from sklearn.metrics import f1_score
+
+    from mlkit.training import loop, models
+
+    run = mlflow.active_run()
+    if run is None:
+        raise MlkitError("train_spam_run logs into an active run: call it inside `with mlflow.start_run():`.")
+    mlflow.log_params({"lr": lr, "hidden": hidden, "epochs": epochs, "seed": seed, "model": "SpamMLP"})
+    torch.manual_seed(seed)
+    model = models.SpamMLP(spam.n_features, hidden=hidden)
+
+    def per_epoch(record: dict[str, float]) -> None:
+        mlflow.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=int(record["epoch"]))
+
+    trainer = loop.Trainer(model, device=device, lr=lr, epochs=epochs, seed=seed, progress=False,
+                           callbacks=[per_epoch])
+    trainer.fit(fit_data, val_data)
+    model = model.cpu().eval()
+    with torch.no_grad():
+        val_pred = model(val_data[0]).argmax(1).numpy()
+        test_pred = model(spam.X_test).argmax(1).numpy()
+    mlflow.log_metrics({"val_f1": f1_score(val_data[1], val_pred), "test_f1": f1_score(spam.y_test, test_pred)})
+    info = log_spam_model(models.SpamPipeline(spam.extra["vectorizer"], model), spam.X_test[:5])
+    mlflow.set_tag("model_uri", info.model_uri)
+    return run.info.run_id
 
 
 def curves_figure(records: list[dict[str, float]], title: str = "training curves") -> Any:
