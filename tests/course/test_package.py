@@ -35,3 +35,16 @@ def test_every_lesson_has_a_parameters_cell_with_fast_and_seed():
 
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert {"fast", "seed"} <= set(runner.notebook_parameters(path)), path.name
+
+
+def test_every_data_file_of_the_package_is_in_the_wheel():
+    """A plain ``pip install .`` ships only the files pyproject's package-data names: every
+    non-Python file tracked under mlkit/ must match one of its patterns."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mlkit"]
+    tracked = subprocess.run(["git", "ls-files", "mlkit"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    data = [p.removeprefix("mlkit/") for p in tracked if not p.endswith(".py")]
+    missing = [p for p in data if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+    assert data and not missing, f"add to [tool.setuptools.package-data] mlkit in pyproject.toml: {missing}"
