@@ -1,0 +1,103 @@
+"""mlkit.deployment.router, a real process in front of two real model servers: blue-green loses
+no request, a broken canary is rolled back, shadow traffic leaves responses unchanged, routing is sticky."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mlkit.deployment import loadgen, rollout, serving
+
+
+@pytest.fixture(scope="module")
+def router(servers):
+    r = serving.start_router({"blue": servers["blue"].url, "green": servers["green"].url}, "blue")
+    yield r
+    r.stop()
+
+
+@pytest.fixture(autouse=True)
+def reset(router, servers):
+    serving.call(router.url, "/admin/switch", {"to": "blue"})
+    yield
+    serving.call(router.url, "/admin/shadow", {"backend": None})
+    serving.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.0})
+    status = serving.call(router.url, "/admin/status")
+    if status["canary"]:
+        serving.call(router.url, "/admin/rollback", {})
+
+
+def test_bluegreen_switch_under_load_loses_nothing(router, messages):
+    run = loadgen.start(router.url, messages, concurrency=4, duration=2.0)
+    time.sleep(0.8)
+    status = serving.call(router.url, "/admin/switch", {"to": "green"})
+    assert status["primary"] == "green" and status["previous"] == "blue"
+    result = run.wait()
+    assert result.sent > 0 and result.answered == result.sent
+    assert set(result.by_version()) == {"1", "2"}
+    assert serving.call(router.url, "/admin/rollback", {})["primary"] == "blue"
+
+
+def test_broken_canary_is_rolled_back(router, servers, messages):
+    serving.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.5})
+    slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=10)
+    serving.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.3, "slo": slo.to_dict()})
+    result = loadgen.run(router.url, messages, concurrency=4, requests=600)
+    ramp = serving.call(router.url, "/admin/status")["ramp"]
+    assert ramp["status"] == "rolled_back", ramp
+    assert ramp["history"][-1]["stage"] == 0.05 and "error rate" in ramp["reason"]
+    assert serving.call(router.url, "/admin/status")["primary"] == "blue"
+    assert 0 < result.failed <= 0.05 * result.sent  # the users paid little for the broken build
+
+
+def test_healthy_canary_is_promoted(router, messages):
+    slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=5)
+    serving.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.2, "slo": slo.to_dict(),
+                                             "stages": [0.25, 1.0]})
+    run = loadgen.start(router.url, messages, concurrency=4, duration=60)
+    deadline = time.monotonic() + 60
+    while serving.call(router.url, "/admin/status")["ramp"]["status"] in ("starting", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    result = run.stop()
+    status = serving.call(router.url, "/admin/status")
+    assert status["ramp"]["status"] == "promoted" and status["primary"] == "green"
+    assert result.failed == 0
+
+
+def test_shadow_leaves_responses_unchanged(router, servers, messages):
+    serving.call(router.url, "/admin/shadow", {"backend": "green"})
+    sample = messages[:100]
+    via = [serving.call(router.url, "/predict", {"text": t}) for t in sample]
+    time.sleep(0.5)
+    stats = serving.call(router.url, "/admin/shadow", {"backend": None})["shadow_stats"]
+    alone = [serving.call(servers["blue"].url, "/predict", {"text": t}) for t in sample]
+    strip = lambda r: (r["label"], r["spam_probability"], r["model_version"])  # noqa: E731
+    assert [strip(r) for r in via] == [strip(r) for r in alone]
+    assert stats["requests"] == len(sample) and stats["errors"] == 0
+    green = [serving.call(servers["green"].url, "/predict", {"text": t})["label"] for t in sample]
+    assert stats["disagreements"] == sum(a["label"] != g for a, g in zip(alone, green))
+
+
+def test_sticky_weighted_canary(router, messages):
+    serving.call(router.url, "/admin/canary", {"backend": "green", "weight": 0.3})
+    result = loadgen.run(router.url, messages, concurrency=4, requests=600, users=60)
+    seen: dict[str, set] = {}
+    for s in result.samples:
+        seen.setdefault(s.user, set()).add(s.version)
+    assert all(len(v) == 1 for v in seen.values())
+    on_canary = {u for u, v in seen.items() if v == {"2"}}
+    assert on_canary == {u for u in seen if rollout.goes_to_canary(u, 0.3)}
+
+
+def test_admin_rejects_bad_settings(router):
+    for path, body, says in [("/admin/switch", {"to": "purple"}, "must be one of"),
+                             ("/admin/canary", {"backend": "green", "weight": 2}, "weight"),
+                             ("/admin/canary", {"backend": "blue", "weight": 0.1}, "not the primary"),
+                             ("/admin/ramp", {"backend": "green", "stages": [0, 2]}, "stages"),
+                             ("/admin/ramp", {"backend": "green", "slo": {"nope": 1}}, "bad ramp settings"),
+                             ("/admin/promote", {}, "no canary")]:
+        with pytest.raises(RuntimeError, match="400") as info:
+            serving.call(router.url, path, body)
+        assert says in str(info.value)
