@@ -151,10 +151,13 @@ def bootstrap_ratio(predictions: pd.DataFrame, n: int = 1000, seed: int = 0) -> 
 
 def plot_comparison(table: pd.DataFrame, stale_months: Sequence[int] = (1, 2, 3)):
     """Relative error by month of the stale and the refitted model (lesson 00)."""
+    import calendar
+
     import matplotlib.pyplot as plt
 
+    first, last = calendar.month_abbr[min(stale_months)], calendar.month_abbr[max(stale_months)]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(table.index, table["stale"], "o-", color="tab:red", label=f"stale: fitted once on months {list(stale_months)}")
+    ax.plot(table.index, table["stale"], "o-", color="tab:red", label=f"stale: fitted once on {first}-{last}")
     ax.plot(table.index, table["refitted"], "s-", color="tab:green", label="refitted on the 3 months before")
     ax.set(xlabel="month of 2011 (the month both models predict)", ylabel="relative error (MAE / mean riders)",
            ylim=(0, None), title="Same month, same model design: only the age of the training data differs")
