@@ -145,6 +145,7 @@ def evaluate(rules: Sequence[BurnRateRule], history: Sequence[metrics.Snapshot])
     return {r.alert: r.fires(history) for r in rules}
 
 
-def fired_during(rules: Sequence[BurnRateRule], history: Sequence[metrics.Snapshot]) -> set[str]:
-    """The alerts that were active at any snapshot of ``history`` (evaluated once per scrape)."""
-    return {r.alert for r in rules for i in range(2, len(history) + 1) if r.fires(history[:i])}
+def fired_during(rules: Sequence[BurnRateRule], history: Sequence[metrics.Snapshot], start: int = 1) -> set[str]:
+    """The alerts that were active at any snapshot of ``history[start:]``, evaluated once per
+    scrape as Prometheus does (earlier snapshots still count inside the windows)."""
+    return {r.alert for r in rules for i in range(max(start, 1) + 1, len(history) + 1) if r.fires(history[:i])}

@@ -68,3 +68,28 @@ def over_time(df: pd.DataFrame, value: str, freq: str = "5s", by: str | None = N
     if by:
         return g[by].value_counts().unstack(fill_value=0)
     return g[value].describe(percentiles=[0.1, 0.5, 0.9])[["count", "mean", "10%", "50%", "90%"]]
+
+
+def figure(df: pd.DataFrame, freq: str = "2s") -> Any:
+    """Two panels from the log's answered requests: the share predicted spam, and the
+    model's confidence (P of the predicted class; median and 10-90 % band), per time bucket."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ok = df[df.spam_probability.notna()].copy()
+    ok["spam"] = (ok.label == "spam").astype(float)
+    ok["confidence"] = np.maximum(ok.spam_probability, 1 - ok.spam_probability)
+    share = over_time(ok, "spam", freq)
+    conf = over_time(ok, "confidence", freq)
+    t = (share.index - share.index[0]).total_seconds()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 2.8))
+    a.plot(t, 100 * share["mean"], color="tab:orange")
+    a.set(title="predicted spam (% of messages)", xlabel="s", ylim=(0, 100))
+    b.fill_between(t, conf["10%"], conf["90%"], alpha=0.3, color="tab:green", label="10-90 %")
+    b.plot(t, conf["50%"], color="tab:green", label="median")
+    b.set(title="confidence of the prediction", xlabel="s", ylim=(0.5, 1.0))
+    b.legend(fontsize=7, loc="lower left")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,38 @@
+"""Send a stream of messages to the model server, one request each, with our own request ids
+(lesson 05): the inference log then joins with labels that arrive later, by request id."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+def predict(url: str, text: str, request_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """POST one message to ``url/predict`` with header ``x-request-id``; the JSON answer
+    (``label``, ``spam_probability``, ``model_version``, ``request_id``), or the error status."""
+    req = urllib.request.Request(url.rstrip("/") + "/predict", json.dumps({"text": text}).encode(),
+                                 {"content-type": "application/json", "x-request-id": request_id})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return {"request_id": request_id, "status": exc.code}
+
+
+def send(url: str, texts: Sequence[str], request_ids: Sequence[str], workers: int = 4) -> list[dict[str, Any]]:
+    """Score every text (``workers`` requests in flight); answers in the order of ``texts``."""
+    if len(texts) != len(request_ids):
+        raise ValueError(f"{len(texts)} texts but {len(request_ids)} request ids: give one id per text.")
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda pair: predict(url, *pair), zip(texts, request_ids)))
+
+
+def set_faults(url: str, *, latency_ms: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
+    """Switch the server's fault injection (``POST /admin/settings``, lesson 04's server)."""
+    body = json.dumps({"fault_latency_ms": latency_ms, "fault_error_rate": error_rate}).encode()
+    req = urllib.request.Request(url.rstrip("/") + "/admin/settings", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.load(resp)
