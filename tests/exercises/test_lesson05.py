@@ -18,7 +18,7 @@ def _expect(q, *answer, status="failed", says=""):
 
 def test_module_contract():
     assert ex.LESSON == "05_monitoring"
-    assert ex.QUESTIONS == [ex.q1, ex.q2, ex.q3]
+    assert [ex.q1, ex.q2, ex.q3] == ex.QUESTIONS
     assert [q.id for q in quiz.questions("05_monitoring")] == [
         "bucket_quantile", "burn_rate", "two_windows", "model_vs_system", "ks_large_n", "concept_drift"]
 
