@@ -58,12 +58,13 @@ class ManagedProcess:
         command: the argv to run.
         name: a short name for messages, e.g. "MLflow UI".
         log_file: where stdout and stderr go (default: a temporary file).
-        env: extra environment variables (over this process's, with telemetry off).
+        env: extra environment variables (over this process's, with telemetry off); a value
+            of None removes that variable from the command's environment.
         cwd: the working folder.
     """
 
     def __init__(self, command: Sequence[str], *, name: str = "process", log_file: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None) -> None:
+                 env: dict[str, str | None] | None = None, cwd: str | os.PathLike | None = None) -> None:
         self.name = name
         self.command = [str(c) for c in command]
         self.log_file = Path(log_file) if log_file else None
@@ -101,11 +102,12 @@ class ManagedProcess:
             os.close(fd)
             self.log_file = Path(name)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **QUIET_ENV, **self.env}
         with open(self.log_file, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", str(GUARD), str(os.getpid()), "--", *self.command],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **QUIET_ENV, **self.env}, cwd=self.cwd,
+                env={k: v for k, v in env.items() if v is not None}, cwd=self.cwd,
                 start_new_session=True,  # its own process group: stop() reaches its children
             )
         self.started_at = time.monotonic()
@@ -186,7 +188,7 @@ class BackgroundServer(ManagedProcess):
         health_path: the path polled until it answers with HTTP status < 500.
         startup_timeout: seconds to wait for it to answer.
         log_file: where the server's stdout and stderr go (kept for error messages).
-        env: extra environment variables.
+        env: extra environment variables (None removes one).
         cwd: the working folder.
         ready: instead of ``health_path``, a callable given the server that returns True
             once it is ready (for servers that are not HTTP).
@@ -203,7 +205,7 @@ class BackgroundServer(ManagedProcess):
         health_path: str = "/",
         startup_timeout: float = 60.0,
         log_file: str | os.PathLike | None = None,
-        env: dict[str, str] | None = None,
+        env: dict[str, str | None] | None = None,
         cwd: str | os.PathLike | None = None,
         ready: Callable[[BackgroundServer], bool] | None = None,
     ) -> None:
@@ -285,7 +287,7 @@ class Job(ManagedProcess):
 
     def __init__(self, command: Sequence[str], *, name: str = "job", timeout: float | None = None,
                  result_file: str | os.PathLike | None = None, log_file: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None, cwd: str | os.PathLike | None = None) -> None:
+                 env: dict[str, str | None] | None = None, cwd: str | os.PathLike | None = None) -> None:
         super().__init__(command, name=name, log_file=log_file, env=env, cwd=cwd)
         self.timeout = timeout
         self.result_file = Path(result_file) if result_file else None

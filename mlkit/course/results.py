@@ -33,10 +33,13 @@ def report(**results: Any) -> dict[str, Any]:
     data = {key: _plain(value) for key, value in results.items()}
     text = ", ".join(f"{k} = {v}" for k, v in data.items())
     try:
+        from IPython import get_ipython
         from IPython.display import display
-
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:  # a notebook or IPython shell
         display({MIME: data, "text/plain": f"Key results: {text}"}, raw=True)
-    except ImportError:  # plain python: just print
+    else:  # plain python: just print
         print(f"Key results: {text}")
     return data
 

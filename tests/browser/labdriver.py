@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +29,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mlkit.course.processes import BackgroundServer, free_port
+from mlkit.course.text import strip_ansi
 
 CHROMIUM_ENV = "MLKIT_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -91,12 +92,6 @@ def find_chromium() -> tuple[str | None, str]:
 # --------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 _USER_SETTINGS = {
     # No "get notified about Jupyter news?" popup, no update check (offline, and it
     # covers the notebook in screenshots).
@@ -115,24 +110,14 @@ _USER_SETTINGS = {
 }
 
 
-def _own_session_dying_with_parent() -> None:
-    """In the child before exec: a session of its own (so stop() can signal the whole group),
-    and on Linux SIGTERM when the test process dies, so a killed pytest leaves no server."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-
 class LabServer:
     """JupyterLab on 127.0.0.1 serving ``root_dir``, isolated in ``state_dir``.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop` (``stop`` is safe to
-    call twice and after a failed start).
+    Started by the course's one launcher (:class:`mlkit.course.processes.BackgroundServer`):
+    a free port, a health-checked start, a process group of its own, stopped with every
+    kernel on :meth:`stop`, at exit, and when the test process dies. Use as a context
+    manager, or call :meth:`start` and :meth:`stop` (``stop`` is safe to call twice and
+    after a failed start).
     """
 
     def __init__(self, root_dir: Path, state_dir: Path, extra_env: dict[str, str] | None = None):
@@ -141,7 +126,7 @@ class LabServer:
         self.extra_env = dict(extra_env or {})
         self.port = 0
         self.token = secrets.token_hex(16)
-        self.proc: subprocess.Popen | None = None
+        self.server: BackgroundServer | None = None
         self.log_path = self.state_dir / "jupyterlab.log"
         self.mlkit_home = self.state_dir / "mlkit-home"
 
@@ -149,9 +134,10 @@ class LabServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def env(self) -> dict[str, str]:
+    def env(self) -> dict[str, str | None]:
+        """The server's environment, over this process's (None: the variable is removed)."""
         s = self.state_dir
-        env = dict(os.environ)
+        env: dict[str, str | None] = {}
         env.update(
             JUPYTER_CONFIG_DIR=str(s / "jupyter-config"),
             JUPYTER_DATA_DIR=str(s / "jupyter-data"),
@@ -162,13 +148,13 @@ class LabServer:
             MLKIT_HOME=str(self.mlkit_home),
             MLKIT_FAST="1",
             PYTHONUNBUFFERED="1",
-            PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+            PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
         )
         # What a learner's JupyterLab would not have: test-suite settings (the root
         # conftest.py sets MPLBACKEND=Agg, which turns every inline plot into the text
         # "<Figure size ...>"), the batch runner's strict mode, another Jupyter's paths.
         for name in ("JUPYTER_PATH", "JUPYTER_TOKEN", "MPLBACKEND", "MLKIT_STRICT"):
-            env.pop(name, None)
+            env[name] = None
         env.update(self.extra_env)
         return env
 
@@ -191,7 +177,7 @@ class LabServer:
         timeout = timeout or _timeout("server_start", 180)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         settings = self._write_settings()
-        self.port = _free_port()
+        self.port = free_port()
         cmd = [
             sys.executable, "-m", "jupyterlab",
             "--no-browser",
@@ -209,22 +195,19 @@ class LabServer:
         ]  # fmt: skip
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._log = log
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.root_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, preexec_fn=_own_session_dying_with_parent,
+        self.server = BackgroundServer(
+            cmd, name="JupyterLab", port=self.port, startup_timeout=timeout, log_file=self.log_path,
+            env=self.env(), cwd=self.root_dir, ready=lambda _server: self._answers(),
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                self.api("GET", "/api/status", timeout=5)
-                return self
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.5)
-        raise TimeoutError(f"JupyterLab not up within {timeout:.0f} s:\n{self.log_tail()}")
+        self.server.start()
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            self.api("GET", "/api/status", timeout=5)
+            return True
+        except (OSError, urllib.error.URLError):
+            return False
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
         """Call the Jupyter server's REST API; returns the decoded JSON (or None)."""
@@ -272,22 +255,13 @@ class LabServer:
             return ""
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            self.shutdown_kernels()
-            for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
+        """Shut the kernels down cleanly (so lessons' atexit hooks stop their servers), then
+        the server with everything it started."""
+        server, self.server = self.server, None
+        if server is not None:
+            if server.running:
+                self.shutdown_kernels()
+            server.stop(timeout=20)
 
     def __enter__(self) -> LabServer:
         return self.start()
@@ -359,7 +333,7 @@ class KernelMonitor:
             if kind == "error":
                 out.append(
                     {"ename": content.get("ename"), "evalue": content.get("evalue"),
-                     "parent": parent, "traceback": _strip_ansi("\n".join(content.get("traceback", [])))}
+                     "parent": parent, "traceback": strip_ansi("\n".join(content.get("traceback", [])))}
                 )  # fmt: skip
             elif kind == "stream" and content.get("name") == "stderr":
                 text = content.get("text", "")
@@ -379,12 +353,6 @@ class KernelMonitor:
         except Exception:
             pass
         self._thread.join(timeout=5)
-
-
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
 # --------------------------------------------------------------------------- the page
@@ -802,7 +770,7 @@ def _settled_outputs(page, path: str) -> dict:
 def _record_outputs(report: NotebookReport, res: dict) -> None:
     """Turn one scan of the outputs into problems (a second scan adds only new ones)."""
     for e in res["modelErrors"]:
-        tb = _strip_ansi(e.get("traceback") or "").strip().splitlines()
+        tb = strip_ansi(e.get("traceback") or "").strip().splitlines()
         where = next((ln.strip() for ln in reversed(tb) if ln.lstrip().startswith("---->")), "")
         report.add("error-output", f"cell {e['cell']}: {e['ename']}: {e['evalue']}"
                                    + (f"\n    at {where}" if where else ""))  # fmt: skip

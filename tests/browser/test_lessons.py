@@ -56,6 +56,16 @@ def test_harness_passes_a_working_widget_notebook(lab, page, screenshot_dir):
     assert Path(report.screenshot).is_file()
 
 
+def test_harness_passes_a_widget_built_on_the_main_widget_base(lab, page, screenshot_dir):
+    """``mlkit.course.widgets.MainWidget`` meets the contract in a real browser: it renders
+    with class mlkit-main, a click changes its text, and an error in its callback (raised on
+    purpose in the notebook) is shown in the widget, never raised in the kernel."""
+    report = check_notebook(page, lab, _fixture("main_widget.ipynb"), screenshot_dir)
+    print(report.summary())
+    assert report.ok, report.summary()
+    assert "count: 0" in report.main_before and "count: 1" in report.main_after
+
+
 def test_harness_catches_a_widget_that_does_not_render(lab, page, screenshot_dir):
     report = check_notebook(page, lab, _fixture("broken_widget.ipynb"), screenshot_dir)
     print(report.summary())

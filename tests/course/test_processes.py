@@ -203,8 +203,10 @@ def test_free_port_is_free_and_bindable():
             pass
 
 
-def test_log_tail_and_environment(tmp_path):
-    job = Job.python("-c", "import os; print(os.environ['MY_VAR']); print(os.environ['MLFLOW_DISABLE_TELEMETRY'])",
-                     env={"MY_VAR": "hello"}, log_file=tmp_path / "job.log").run()
-    assert job.log_tail().splitlines() == ["hello", "true"]
+def test_log_tail_and_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GONE_VAR", "x")
+    job = Job.python("-c", "import os; print(os.environ['MY_VAR']); print(os.environ['MLFLOW_DISABLE_TELEMETRY']);"
+                     " print(os.environ.get('GONE_VAR', 'unset'))",
+                     env={"MY_VAR": "hello", "GONE_VAR": None}, log_file=tmp_path / "job.log").run()
+    assert job.log_tail().splitlines() == ["hello", "true", "unset"]
     assert job.returncode == 0
