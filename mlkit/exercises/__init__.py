@@ -19,6 +19,6 @@ checks, solutions), ``quiz``, ``progress`` (summaries, widget), ``fixtures``, ``
 ``build`` (exercises/ from solutions/).
 """
 
-from mlkit.exercises.core import CheckFailed, Mistake, NotStarted, Question
+from mlkit.exercises.core import CheckFailed, LessonError, Mistake, NotStarted, Question
 
-__all__ = ["CheckFailed", "Mistake", "NotStarted", "Question"]
+__all__ = ["CheckFailed", "LessonError", "Mistake", "NotStarted", "Question"]

@@ -14,11 +14,12 @@ import html
 import re
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from mlkit.course import config
-from mlkit.course.config import STRICT_ENV  # noqa: F401 - the batch runner sets it: checks raise
+from mlkit.course.config import STRICT_ENV
 from mlkit.course.errors import MlkitError
 from mlkit.exercises import records
 
@@ -187,7 +188,7 @@ class Question:
                 return "failed", (f"`{name}` should be a function (def {name}(...): ...), "
                                   f"not a {type(values[self.answers.index(name)]).__name__}.")
             return "failed", "Your code raised an error while it was being checked.\n" + describe_error(exc)
-        except Exception as exc:  # an error inside the learner's code (or what it returned)
+        except Exception as exc:  # noqa: BLE001 - an error inside the learner's code (or what it returned)
             return "failed", "Your code raised an error while it was being checked.\n" + describe_error(exc)
         return "passed", result if isinstance(result, str) else ""
 

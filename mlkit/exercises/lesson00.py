@@ -334,7 +334,7 @@ def _check_q5(validate_batch) -> str:
     for name, (batch, what) in batches.items():
         try:
             found = validate_batch(batch.copy())
-        except Exception as exc:  # the learner's validator crashed on bad data
+        except Exception as exc:  # noqa: BLE001 - the learner's validator crashed on bad data
             raise Mistake(f"On a batch with {name}, validate_batch raised {type(exc).__name__}: {exc}. "
                           f"A validator must report the problem, not crash: {what}.") from None
         if not found:

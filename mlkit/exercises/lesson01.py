@@ -282,7 +282,7 @@ def _check_q4(restore) -> str:
             restore(repo, "v1")
         except subprocess.SubprocessError:
             pass
-        except Exception as exc:  # noqa: BLE001 - e.g. VersioningError from dvc checkout
+        except Exception as exc:
             if "Mistake" in type(exc).__name__:
                 raise
         if not data.exists() or versioning.file_md5(data) != v1:

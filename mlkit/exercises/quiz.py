@@ -15,9 +15,10 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mlkit.exercises import records
 from mlkit.exercises.core import LessonError, find_lesson_module
@@ -74,7 +75,7 @@ class MultipleChoice(_Base):
     kind = "multiple"
 
     def grade(self, response: Any) -> tuple[bool, str]:
-        picked = set(int(i) for i in (response or ()))
+        picked = {int(i) for i in (response or ())}
         if not picked:
             raise ValueError("Tick at least one option first.")
         right = set(self.answers)
@@ -348,7 +349,7 @@ def questions(lesson: str) -> list[_Base]:
 class _Item:
     """One question's widgets: prompt, input, Check button, feedback."""
 
-    def __init__(self, quiz: "Quiz", number: int, question: _Base) -> None:
+    def __init__(self, quiz: Quiz, number: int, question: _Base) -> None:
         import ipywidgets as w
 
         self.quiz, self.question = quiz, question

@@ -26,11 +26,10 @@ def test_sms_data_and_split_are_the_course_definitions():
 
 
 def test_scratch_folder_is_removed_even_after_an_error():
-    with pytest.raises(RuntimeError):
-        with fixtures.scratch("mlkit-test-") as folder:
-            (folder / "x.txt").write_text("x")
-            kept = folder
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), fixtures.scratch("mlkit-test-") as folder:
+        (folder / "x.txt").write_text("x")
+        kept = folder
+        raise RuntimeError("boom")
     assert not kept.exists()
 
 
@@ -81,15 +80,14 @@ def test_temp_mlflow_restores_what_the_learner_set_in_code_even_after_an_error(t
     mlflow.MlflowClient().create_experiment("spacer")  # so the store's ids differ from the temporary one's
     mlflow.set_experiment(experiment_id=exp.experiment_id)
     before = dict(os.environ)
-    with pytest.raises(ZeroDivisionError):
-        with fixtures.temp_mlflow("t2") as store:
-            assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == store.uri
-            other = store.experiment("second")
-            with mlflow.start_run() as run:
-                pass
-            assert run.info.experiment_id == other
-            _touch_everything(store)
-            1 / 0
+    with pytest.raises(ZeroDivisionError), fixtures.temp_mlflow("t2") as store:
+        assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == store.uri
+        other = store.experiment("second")
+        with mlflow.start_run() as run:
+            pass
+        assert run.info.experiment_id == other
+        _touch_everything(store)
+        raise ZeroDivisionError("an error inside the block")
     assert dict(os.environ) == before
     assert mlflow.get_tracking_uri() == mlflow.get_registry_uri() == mine
     with mlflow.start_run() as run:  # the learner's own experiment is active again
@@ -100,12 +98,12 @@ def test_temp_mlflow_restores_what_the_learner_set_in_code_even_after_an_error(t
 
 # --- the server sandbox ------------------------------------------------------------------------------
 def test_server_answers_inside_and_is_stopped_after_even_on_error():
-    with pytest.raises(KeyError):
-        with fixtures.server("-m", "http.server", "{port}", "--bind", "127.0.0.1", name="static files") as srv:
-            with urllib.request.urlopen(srv.url + "/", timeout=10) as response:
-                assert response.status == 200
-            process, folder = srv.process, srv.cwd
-            raise KeyError("boom")
+    command = ("-m", "http.server", "{port}", "--bind", "127.0.0.1")
+    with pytest.raises(KeyError), fixtures.server(*command, name="static files") as srv:
+        with urllib.request.urlopen(srv.url + "/", timeout=10) as response:
+            assert response.status == 200
+        process, folder = srv.process, srv.cwd
+        raise KeyError("boom")
     assert process.poll() is not None, "the server process is stopped"
     assert not srv.running
     assert not os.path.exists(folder)

@@ -134,16 +134,13 @@ def test_solution_without_a_solutions_notebook_says_so(capsys):
 
 
 # --- lesson 00: the reference answers pass --------------------------------------------------------
-@pytest.fixture(scope="module")
-def reference():
-    """The answers defined by the solutions notebook's own cells (the one source)."""
-    namespace: dict = {"time": time}
-    for q in (lesson00.q1, lesson00.q2, lesson00.q3, lesson00.q4, lesson00.q5):
-        exec(solution_source(lesson00.LESSON, q.answers[0]), namespace)
-    return namespace
-
-
 QUESTIONS = [lesson00.q1, lesson00.q2, lesson00.q3, lesson00.q4, lesson00.q5]
+
+
+@pytest.fixture(scope="module")
+def reference(solutions):
+    """The answers defined by the solutions notebook's own cells (the one source)."""
+    return solutions(lesson00.LESSON, *(q.answers[0] for q in QUESTIONS), time=time)
 
 
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.name)

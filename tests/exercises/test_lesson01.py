@@ -53,7 +53,7 @@ def test_q1_mistakes():
     _expect(ex.q1, lambda: [gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham"])],
             says="fails on the clean delivery")
     _expect(ex.q1, lambda: ["label in ham, spam"], says="must be GX expectations")
-    _expect(ex.q1, lambda: [], says="non-empty list")
+    _expect(ex.q1, list, says="non-empty list")
 
 
 # --- q2 ----------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import pytest
 torch = pytest.importorskip("torch")
 mlflow = pytest.importorskip("mlflow")
 
-from mlkit.training import models  # noqa: E402
 from mlkit.exercises import lesson02 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
+from mlkit.training import models  # noqa: E402
 
 
 @pytest.fixture(scope="module")

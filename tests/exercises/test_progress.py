@@ -77,7 +77,7 @@ def test_summary_text_lists_each_lesson_with_totals(home):
     progress.record_quiz("00_lifecycle_overview", "versioning", False, 0)
     text = progress.summary_text()
     assert str(home / "progress.json") in text
-    line = next(l for l in text.splitlines() if l.startswith("00_lifecycle_overview"))
+    line = next(ln for ln in text.splitlines() if ln.startswith("00_lifecycle_overview"))
     assert "1/5" in line and f"1/{len(quiz.questions('00_lifecycle_overview'))}" in line
 
 

@@ -4,10 +4,10 @@ and the loader refuses malformed files with a message naming the file and the qu
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from mlkit.exercises import quiz
 from mlkit.exercises.core import LessonError
