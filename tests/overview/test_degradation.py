@@ -99,3 +99,10 @@ def test_plot_shows_both_models_by_month(predictions):
     stale_line, refit_line = fig.axes[0].get_lines()[:2]
     np.testing.assert_allclose(stale_line.get_ydata(), table.stale)
     np.testing.assert_allclose(refit_line.get_ydata(), table.refitted)
+
+
+@pytest.mark.parametrize("stale_months, window", [((1, 2, 3), 1), ((1, 2, 3), 2), ((1, 2, 3, 4), 3)])
+def test_the_conclusion_does_not_hang_on_the_choice_of_months(bikes, stale_months, window):
+    """Another refit window or a stale model fitted one month longer: still worse in every month."""
+    preds = degradation.predict_later_months(bikes, stale_months, range(max(stale_months) + 2, 13), window)
+    assert (degradation.by_month(preds).ratio > 1.1).all()
