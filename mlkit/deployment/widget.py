@@ -54,19 +54,24 @@ class RolloutPanel(MainWidget):
         if self.run is not None and self.run.running:
             self.show("Load is already running: wait for it to finish.")
             return
-        serving.call(self.router_url, "/admin/status", timeout=2)  # a clear message when the router is stopped
+        if self._status() is None:
+            return
         self.show(f"Sending load for {self.seconds:g} s at concurrency {self.concurrency} ...")
         self.run = loadgen.start(self.router_url, self.messages, concurrency=self.concurrency,
                                  duration=self.seconds, on_progress=self._progress)
 
     def set_weight(self) -> None:
+        if self._status() is None:
+            return
         status = serving.call(self.router_url, "/admin/canary",
                               {"backend": self.canary, "weight": self.slider.value / 100})
         self.show(f"{self.slider.value}% of users now go to <b>{html.escape(self.canary)}</b> (sticky by user key).")
         self._show_state(status)
 
     def promote(self) -> None:
-        status = serving.call(self.router_url, "/admin/status")
+        status = self._status()
+        if status is None:
+            return
         if status["canary"]:
             status = serving.call(self.router_url, "/admin/promote", {})
         elif status["primary"] != self.canary:  # no split yet: a blue-green switch
@@ -80,6 +85,8 @@ class RolloutPanel(MainWidget):
         self._show_state(status)
 
     def rollback(self) -> None:
+        if self._status() is None:
+            return
         status = serving.call(self.router_url, "/admin/rollback", {})
         self.show(f"Rolled back: all traffic goes to <b>{html.escape(status['primary'])}</b>.")
         self._set_slider(0)
@@ -91,6 +98,15 @@ class RolloutPanel(MainWidget):
             self._show_state(serving.call(self.router_url, "/admin/status", timeout=2))
         except RuntimeError as exc:
             self.state.value = f"<i>{html.escape(str(exc))}</i>"
+
+    def _status(self) -> dict | None:
+        """The router's status, or None (and a message saying what to do) when it is not running."""
+        try:
+            return serving.call(self.router_url, "/admin/status", timeout=2)
+        except RuntimeError:
+            self.show("<b>The router is not running</b>: the lesson's last cell stops every server. Run the "
+                      "cells from section 1 (start the servers) and section 3 (the router) again, then this one.")
+            return None
 
     # ------------------------------------------------------------ display
     def _set_slider(self, value: int) -> None:

@@ -33,4 +33,7 @@ def test_panel_without_router_shows_a_message():
     panel = widget.RolloutPanel("http://127.0.0.1:9", "green", ["hi"])
     before = panel.text
     after = panel.click()
-    assert after != before and "Could not send load" in after and "running" in after
+    assert after != before and "router is not running" in after and panel.errors == []
+    panel.promote_button.click()
+    panel.slider.value = 10
+    assert "router is not running" in panel.text and panel.errors == []
