@@ -1,4 +1,4 @@
-"""The ``mlkit`` command: run lessons in batch, build exercises, show progress, check data."""
+"""The ``mlkit`` command: run lessons in batch, build exercises, show progress, check data, grade."""
 
 from __future__ import annotations
 
@@ -50,6 +50,21 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from mlkit import grade
+    from mlkit.grade import gradebook, sandbox
+
+    limits = grade.Limits(cell_s=args.cell_timeout, notebook_s=args.timeout, memory_mb=args.memory_mb)
+    print(f"grading with the sandbox: {sandbox.isolation()}", flush=True)
+    book = grade.grade_class(args.submissions, jobs=args.jobs, out_dir=args.output_dir, dask=args.dask, limits=limits)
+    notebooks = book.frame.drop_duplicates(["learner", "file"])
+    print(gradebook.text_table(book.summary))
+    print(f"\n{len(notebooks)} notebooks from {notebooks.learner.nunique()} learners; "
+          f"{int(notebooks.ran_to_end.sum())} ran to the end. Gradebook: {book.paths['gradebook']}, "
+          f"summary page: {book.paths['html']}, feedback: {book.paths['feedback']}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlkit", description="Hands-on ML lifecycle course tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     store = sub.add_parser("store", help="show the course store: data releases, model versions, aliases, lineage")
     store.add_argument("--home", default=None, help="the course folder holding store/ (default: $MLKIT_HOME)")
     store.set_defaults(func=_store)
+    gr = sub.add_parser("grade", help="grade a class's handed-in exercise notebooks, each in a sandbox")
+    gr.add_argument("submissions", nargs="+", help="notebooks, folders (one sub-folder per learner) or zip files")
+    gr.add_argument("-j", "--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    gr.add_argument("-o", "--output-dir", default="grades", help="where the gradebook goes (default grades/)")
+    gr.add_argument("--dask", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://scheduler:8786)")
+    gr.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    gr.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook (default 600)")
+    gr.add_argument("--memory-mb", type=int, default=6144, help="memory limit per notebook (default 6144)")
+    gr.set_defaults(func=_grade)
     return parser
 
 

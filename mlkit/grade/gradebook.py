@@ -109,6 +109,8 @@ def text_table(table: pd.DataFrame) -> str:
     """The summary as a plain-text table for the terminal."""
     from tabulate import tabulate
 
+    if table.empty:
+        return "No question could be graded: see each notebook's reason in gradebook.csv."
     shown = table.assign(pass_rate=(table.pass_rate * 100).round().astype(int).astype(str) + "%",
                          most_common_mistake=table.most_common_mistake.str.slice(0, 60))
     return tabulate(shown.drop(columns=["title"]), headers="keys", tablefmt="simple", showindex=False)

@@ -138,3 +138,12 @@ def test_dask_gives_the_same_gradebook_as_jobs(tmp_path):
                                     progress=False)
     cols = ["learner", "lesson", "question", "status", "message", "notebook_status"]
     assert by_jobs.frame[cols].equals(by_dask.frame[cols])
+
+
+def test_cli_grades_a_broken_notebook_and_writes_the_gradebook(tmp_path, capsys):
+    from mlkit.course.cli import main
+
+    assert main(["grade", str(CLASS / "ivan"), "-o", str(tmp_path / "grades")]) == 0
+    out = capsys.readouterr().out
+    assert "No question could be graded" in out and "0 ran to the end" in out
+    assert "invalid notebook" in (tmp_path / "grades" / "gradebook.csv").read_text()
