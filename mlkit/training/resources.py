@@ -31,7 +31,9 @@ activations, FLOPs) on the "meta" device, which allocates nothing; and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
 GB = 1e9
@@ -192,6 +194,7 @@ def resnet(depth: int = 152, n_classes: int = 1000) -> Any:
     return nn.Sequential(*layers)
 
 
+@lru_cache(maxsize=4)
 def resnet152(image_size: int = 224) -> ModelSpec:
     """ResNet-152 measured from its layers (60.2 M parameters, ~11.6 GMACs per 224x224 image)."""
     return spec_from_model(resnet(152), (3, image_size, image_size), name="ResNet-152")
@@ -222,18 +225,31 @@ def spec_from_model(model: Any, input_shape: tuple[int, ...], name: str | None =
 
 class _SavedCounter:
     """Counts the bytes autograd saves for backward, each tensor once, parameters (and
-    views of them, like a transposed weight) excluded."""
+    views of them, like a transposed weight) excluded.
+
+    Only public APIs: on a real device a tensor's memory is identified by its storage
+    (``untyped_storage().data_ptr()``), so views share one key; on the "meta" device
+    (no memory, no pointers) a tensor computed from parameters alone (its ``grad_fn``
+    leads only to the parameters' ``AccumulateGrad`` nodes, as for ``weight.t()``) is
+    a parameter view.
+    """
 
     def __init__(self, params: list[Any]) -> None:
         self.param_ids = {id(p) for p in params}
-        self.param_ptrs = {p.data_ptr() for p in params if p.device.type != "meta"}
+        self.param_ptrs = {p.untyped_storage().data_ptr() for p in params if p.device.type != "meta"}
         self.seen: set[Any] = set()
         self.bytes = 0
 
+    def _from_params_only(self, t: Any) -> bool:
+        nodes = [fn for fn, _ in t.grad_fn.next_functions] if t.grad_fn is not None else []
+        return bool(nodes) and all(fn is not None and id(getattr(fn, "variable", None)) in self.param_ids
+                                   for fn in nodes)
+
     def pack(self, t: Any) -> Any:
-        base = t._base if t._base is not None else t
         meta = t.device.type == "meta"
-        if id(base) in self.param_ids or (not meta and t.untyped_storage().data_ptr() in self.param_ptrs):
+        if id(t) in self.param_ids or self._from_params_only(t):
+            return t
+        if not meta and t.untyped_storage().data_ptr() in self.param_ptrs:
             return t
         key = id(t) if meta else (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.dtype)
         if key not in self.seen:
@@ -274,6 +290,118 @@ def measure_training_memory(model: Any, X: Any, y: Any, optimizer: str = "adam",
     return Memory(float(nbytes(params)), float(grads), float(nbytes(state)), float(activations))
 
 
+@dataclass(frozen=True)
+class PeakMemory:
+    """Memory one training step really took, measured independently of the estimate.
+
+    Attributes:
+        bytes: peak memory during the step above what was in use before it (model copy,
+            batch copy, gradients, optimizer state, activations, and temporaries).
+        method: how it was measured, in words (say it next to the number).
+    """
+
+    bytes: float
+    method: str
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def as_mb(self) -> dict[str, float]:
+        """The peak so far after each phase of the step, in MB: where the memory went."""
+        return {k: round(v / 1e6, 2) for k, v in self.phases.items()}
+
+
+def _proc_status(key: str) -> int:
+    import re
+
+    with open("/proc/self/status") as fh:
+        match = re.search(rf"^{key}:\s+(\d+) kB", fh.read(), re.M)
+    return int(match.group(1)) * 1024 if match else -1
+
+
+def _rss_peak_window() -> tuple[Any, str]:
+    """A way to read this process's peak resident memory from now on, and its name."""
+    import contextlib
+    import resource
+    import sys
+
+    try:
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            with contextlib.suppress(OSError, AttributeError):  # glibc: give memory freed earlier back to
+                ctypes.CDLL("libc.so.6").malloc_trim(0)         # the OS, so reusing it shows in the peak
+        with open("/proc/self/clear_refs", "w") as fh:  # Linux: reset the peak (VmHWM) to the current RSS
+            fh.write("5")
+        return (lambda: _proc_status("VmHWM")), "peak resident memory of this process (Linux VmHWM, reset before the step)"
+    except OSError:
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+        return (lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale), \
+            "peak resident memory of this process (getrusage ru_maxrss: only growth above the earlier peak shows)"
+
+
+def measure_peak_memory(model: Any, X: Any, y: Any, optimizer: str = "adam") -> PeakMemory:
+    """Run one training step of a copy of ``model`` on a copy of (X, y) and measure its peak
+    memory with the operating system or the GPU allocator (lesson 02), not with the
+    estimate's own accounting:
+
+    * on CUDA: ``torch.cuda.max_memory_allocated`` (reset before the step);
+    * on the CPU: the process's peak resident memory (Linux: ``VmHWM`` reset through
+      ``/proc/self/clear_refs``; elsewhere ``resource.getrusage``).
+
+    The copies are made inside the measured window, so weights, the batch, gradients,
+    optimizer state, activations and temporaries all count. The CPU figure is coarse
+    (the allocator works in pages; libraries may cache buffers): use batches of a few MB.
+    """
+    import copy
+    import gc
+
+    import torch
+
+    device = next(model.parameters()).device
+    make_opt = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}.get(optimizer)
+
+    phases: dict[str, float] = {}
+
+    def step(mark: Callable[[str], None]) -> None:
+        m = copy.deepcopy(model)
+        xb, yb = X.to(device).clone(), y.to(device).clone()
+        params = [p for p in m.parameters() if p.requires_grad]
+        opt = make_opt(params, lr=1e-3) if make_opt else torch.optim.SGD(
+            params, lr=1e-3, momentum=0.9 if optimizer == "sgd_momentum" else 0)
+        m.train()
+        mark("model and batch copied")
+        loss = torch.nn.functional.cross_entropy(m(xb), yb)
+        mark("forward")
+        opt.zero_grad()
+        loss.backward()
+        mark("backward")
+        opt.step()
+        mark("optimizer step")
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+
+        def mark(phase: str) -> None:
+            torch.cuda.synchronize(device)
+            phases[phase] = float(torch.cuda.max_memory_allocated(device) - before)
+
+        step(mark)
+        return PeakMemory(phases["optimizer step"], "torch.cuda.max_memory_allocated "
+                          "(GPU allocator peak, reset before the step)", phases)
+    if device.type != "cpu":
+        raise ValueError(f"measure_peak_memory measures on 'cpu' or 'cuda', not {device.type!r}")
+    peak, method = _rss_peak_window()
+    before = _proc_status("VmRSS") if "VmHWM" in method else peak()
+
+    def mark(phase: str) -> None:
+        phases[phase] = float(max(peak() - before, 0))
+
+    step(mark)
+    return PeakMemory(phases["optimizer step"], method, phases)
+
+
 def table(rows: list[tuple[ModelSpec, int, str]], optimizer: str = "adam") -> Any:
     """A pandas table of estimates: one row per (spec, batch size, precision)."""
     import pandas as pd
@@ -288,3 +416,81 @@ def table(rows: list[tuple[ModelSpec, int, str]], optimizer: str = "adam") -> An
             "train PFLOPs per 1k samples": round(training_flops(spec, 1000) / 1e15, 3),
         })
     return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------- the course text's table, as data
+COURSE_TABLE: list[dict[str, str]] = [  # ../shared/seed/ml-lifecycle-lesson.md, "Resource Requirements"
+    {"model": "Small CNN", "gpu_memory": "4-8 GB", "training_time": "Hours", "storage": "<1 GB"},
+    {"model": "Large CNN (ResNet-152)", "gpu_memory": "12-16 GB", "training_time": "Days", "storage": "5-10 GB"},
+    {"model": "BERT Base", "gpu_memory": "16-24 GB", "training_time": "Days", "storage": "500 MB"},
+    {"model": "GPT-3 Scale", "gpu_memory": "80 GB+ (multiple)", "training_time": "Weeks", "storage": "100s of GB"},
+    {"model": "LLM (7B params)", "gpu_memory": "28 GB+", "training_time": "Days-Weeks", "storage": "14-28 GB"},
+]
+
+
+def gpt3() -> ModelSpec:
+    """GPT-3 175B's configuration: 96 layers, hidden 12,288, 96 heads, 2,048 tokens."""
+    return transformer("GPT-3 175B", layers=96, hidden=12288, heads=96, vocab=50257, seq_len=2048,
+                       max_positions=2048)
+
+
+def course_table_comparison() -> Any:
+    """The course text's resource table beside the calculator (lesson 02), one row per line of
+    the text: what the text says, what the calculator gives for stated settings (Adam), and
+    why they differ. Every number in ``explanation`` is computed here."""
+    import math
+
+    import pandas as pd
+
+    def gb(spec: ModelSpec, batch: int, precision: str, training: bool = True) -> float:
+        return estimate_memory(spec, batch, precision, "adam", training).total / GB
+
+    def ckpt(spec: ModelSpec) -> float:  # fp32 weights + Adam's two moments
+        return spec.params * 12 / GB
+
+    r50 = _resnet50()
+    r152, bert, llm, big = resnet152(), bert_base(512), llama_7b(2048), gpt3()
+    rows = [
+        ("ResNet-50, batch 64, fp32", gb(r50, 64, "fp32"), r50.params * 4 / GB,
+         f"'Small CNN' is vague: ResNet-50 on 224x224 images needs {gb(r50, 32, 'fp32'):.1f} GB at batch 32 and "
+         f"{gb(r50, 64, 'fp32'):.1f} GB at batch 64; a GPU adds its CUDA context (about 0.5 GB) and cuDNN "
+         f"workspaces. The lesson's own SmallCNN (MNIST, 28x28) needs "
+         f"{gb(spec_from_model(_small_cnn(), (1, 28, 28)), 64, 'fp32') * 1000:.0f} MB at batch 64: 'small' spans "
+         "orders of magnitude."),
+        ("ResNet-152, batch 64, fp32", gb(r152, 64, "fp32"), ckpt(r152) * 10,
+         f"Batch 32 needs {gb(r152, 32, 'fp32'):.1f} GB, batch 64 {gb(r152, 64, 'fp32'):.1f} GB: the text's "
+         f"12-16 GB is batch 64 plus framework overhead. Storage: the weights are {r152.params * 4 / GB:.2f} GB; "
+         f"one checkpoint with Adam's state {ckpt(r152):.2f} GB, so 5-10 GB is about ten kept checkpoints."),
+        ("BERT base, batch 32, 512 tokens, mixed", gb(bert, 32, "mixed"), bert.params * 4 / GB,
+         f"{gb(bert, 32, 'mixed'):.1f} GB in mixed precision, {gb(bert, 32, 'fp32'):.1f} GB in fp32: the text's "
+         f"16-24 GB lies between the two, with overhead (activations dominate: they grow with the square of the sequence length). "
+         f"Storage: fp32 weights {bert.params * 4 / GB:.2f} GB, the text's 500 MB."),
+        ("GPT-3 175B, 1 sequence of 2,048, mixed", gb(big, 1, "mixed"), big.params * 2 / GB,
+         f"{big.params / 1e9:.0f} B parameters: training with Adam needs {gb(big, 1, 'mixed') / 1000:.1f} TB, "
+         f"at least {math.ceil(gb(big, 1, 'mixed') / 80)} GPUs of 80 GB just to hold it: '80 GB+ (multiple)' means many. "
+         f"Storage: bf16 weights {big.params * 2 / GB:.0f} GB ('100s of GB')."),
+        ("LLaMA-7B, 1 sequence of 2,048, bf16", gb(llm, 1, "bf16"), llm.params * 2 / GB,
+         f"The text's 28 GB+ is the fp32 weights alone ({gb(llm, 1, 'fp32', training=False):.1f} GB: enough to "
+         f"load it, not to train it). Training with Adam: {gb(llm, 1, 'bf16'):.1f} GB all in bf16, "
+         f"{gb(llm, 1, 'mixed'):.1f} GB in mixed precision (fp32 weights and states): over 100 GB only in mixed "
+         f"precision. Storage: {llm.params * 2 / GB:.1f} GB in bf16 to {llm.params * 4 / GB:.1f} GB in fp32, "
+         "the text's 14-28 GB."),
+    ]
+    out = []
+    for text, (setting, mem, store, why) in zip(COURSE_TABLE, rows):
+        out.append({"course text": text["model"], "text: GPU memory": text["gpu_memory"],
+                    "calculator setting": setting, "calculator (GB)": round(mem, 1),
+                    "text: storage": text["storage"], "calculator storage (GB)": round(store, 2),
+                    "explanation": why})
+    return pd.DataFrame(out)
+
+
+@lru_cache(maxsize=1)
+def _resnet50() -> ModelSpec:
+    return spec_from_model(resnet(50), (3, 224, 224), name="ResNet-50")
+
+
+def _small_cnn() -> Any:
+    from mlkit.training.models import SmallCNN
+
+    return SmallCNN()
