@@ -143,6 +143,8 @@ class ManagedProcess:
 def stop_all(procs: Sequence[ManagedProcess] | None = None, timeout: float = 10.0) -> None:
     """Stop ``procs`` (default: every process this Python started and did not stop yet)
     together: SIGTERM to each process group, then SIGKILL to whatever is left of each tree."""
+    import psutil
+
     from mlkit.course.guard import alive, descendants
 
     procs = list(_RUNNING if procs is None else procs)
@@ -167,7 +169,7 @@ def stop_all(procs: Sequence[ManagedProcess] | None = None, timeout: float = 10.
             if alive(v):
                 try:
                     v.kill()
-                except Exception:  # gone in between
+                except psutil.Error:  # gone in between
                     pass
 
 
@@ -259,7 +261,7 @@ class BackgroundServer(ManagedProcess):
         if self.ready is not None:
             try:
                 return bool(self.ready(self))
-            except Exception:  # not ready yet
+            except Exception:  # noqa: BLE001 - whatever the check raises means: not ready yet
                 return False
         try:
             with urllib.request.urlopen(self.url + self.health_path, timeout=2) as resp:

@@ -11,8 +11,8 @@ import ast
 import json
 import os
 import time
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: 
             "cell": exc.exec_count, "source": exc.source, "ename": exc.ename,
             "evalue": exc.evalue, "traceback": strip_ansi("\n".join(exc.traceback[-6:])),
         }
-    except Exception as exc:  # kernel died, timeout, bad notebook file, ...
+    except Exception as exc:  # noqa: BLE001 - kernel died, timeout, bad notebook file, ...
         result.status = "failed"
         result.error = {"cell": None, "source": "", "ename": type(exc).__name__,
                         "evalue": strip_ansi(str(exc)), "traceback": ""}

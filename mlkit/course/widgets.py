@@ -77,7 +77,7 @@ class MainWidget:
         def wrapper(*args: Any, **kwargs: Any) -> None:
             try:
                 callback(*args, **kwargs)
-            except Exception as exc:  # the contract: a widget callback never raises
+            except Exception as exc:  # noqa: BLE001 - the contract: a widget callback never raises
                 self.errors.append("".join(traceback.format_exception(exc)))
                 self.show_error(f"Could not {what}: {type(exc).__name__}: {exc}")
 

@@ -306,7 +306,7 @@ class KernelMonitor:
                 raw = self._ws.recv()
             except websocket.WebSocketTimeoutException:
                 continue
-            except Exception:  # closed
+            except (websocket.WebSocketException, OSError):  # closed
                 return
             if not isinstance(raw, str):
                 continue  # binary buffers: widgets' data, not errors
@@ -347,10 +347,12 @@ class KernelMonitor:
             return "".join(m.get("content", {}).get("text", "") for m in self.messages)
 
     def close(self) -> None:
+        import websocket
+
         self._stop.set()
         try:
             self._ws.close()
-        except Exception:
+        except (websocket.WebSocketException, OSError):
             pass
         self._thread.join(timeout=5)
 
@@ -394,7 +396,7 @@ _STATE_JS = (
     nCode, nDone, nRunning,
   };
 }
-"""
+"""  # noqa: UP031 - JavaScript is full of braces
     % _FIND_PANEL_JS
 )
 
@@ -408,7 +410,7 @@ async (path) => {
   await app.commands.execute('notebook:run-all-cells');
   return true;
 }
-"""
+"""  # noqa: UP031 - JavaScript is full of braces
     % _FIND_PANEL_JS
 )
 
@@ -486,7 +488,7 @@ _OUTPUTS_JS = (
   for (const n of root.querySelectorAll('.mlkit-main')) res.mains.push((n.innerText || '').slice(0, 300));
   return res;
 }
-"""
+"""  # noqa: UP031 - JavaScript is full of braces
     % (_FIND_PANEL_JS, WIDGET_MIME)
 )
 
@@ -714,7 +716,7 @@ def check_notebook(
         t = mark("interact", t)
     except _Abort:
         pass
-    except Exception as exc:  # a harness or browser failure is a problem of the run too
+    except Exception as exc:  # noqa: BLE001 - a harness or browser failure is a problem of the run too
         report.add("harness", f"{type(exc).__name__}: {exc}")
     finally:
         if monitor is not None:
@@ -747,7 +749,7 @@ def check_notebook(
                 time.sleep(0.3)  # layout after the side panel closed
                 page.screenshot(path=str(shot), timeout=30_000)
                 report.screenshot = str(shot)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a missing screenshot is only a note
                 report.notes.append(f"no screenshot: {exc}")
         server.shutdown_kernels()
         report.timings["total"] = round(time.monotonic() - t0, 2)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from labdriver import check_notebook
 
 HERE = Path(__file__).resolve().parent

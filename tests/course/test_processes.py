@@ -80,10 +80,9 @@ def test_real_http_server_starts_answers_and_stops_with_its_children(tmp_path):
 
 
 def test_with_block_that_raises_still_stops_the_server(tmp_path):
-    with pytest.raises(ZeroDivisionError):
-        with file_server(tmp_path) as server:
-            pids = tree(server.pid)
-            1 / 0
+    with pytest.raises(ZeroDivisionError), file_server(tmp_path) as server:
+        pids = tree(server.pid)
+        raise ZeroDivisionError("a notebook cell failed")
     assert wait_gone(pids, 0) == [] and not server.running
 
 

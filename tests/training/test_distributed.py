@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from mlkit.training import distributed  # noqa: E402
+from mlkit.training import distributed
 
 
 def test_torchrun_command():
