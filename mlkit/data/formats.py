@@ -2,9 +2,9 @@
 
 :func:`make_large` grows the SMS data into a bigger, realistic-looking event table (each
 row a unique text, a day and a user); :func:`csv_vs_parquet` writes it both ways and
-times the reads; :func:`write_partitions` splits it into one Parquet file per day, the
-layout that engines for larger-than-memory data (Dask, Spark, DuckDB...) read one
-partition at a time.
+times the reads; :func:`write_partitions` splits it by day with ``to_parquet(partition_cols=...)``
+(Hive layout, ``day=N/`` folders), the layout that engines for larger-than-memory data
+(Dask, Spark, DuckDB...) read one partition at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,15 +77,39 @@ def csv_vs_parquet(df: pd.DataFrame, folder: str | os.PathLike, repeats: int = 3
 
 
 def write_partitions(df: pd.DataFrame, folder: str | os.PathLike, by: str = "day") -> Path:
-    """One Parquet file per value of ``by`` (``part-000.parquet``, ...); the folder is rebuilt."""
+    """A Hive-partitioned Parquet data set (lesson 01): ``folder/day=0/...parquet``, one folder per
+    value of ``by``, written by ``DataFrame.to_parquet(partition_cols=[by])``. The folder is rebuilt.
+
+    Readers (pandas, Dask, Spark, DuckDB) take the folder; the key comes back from the folder
+    names as a categorical column (see :func:`read_partitions`), and a filter on it reads only
+    the matching folders (``pd.read_parquet(folder, filters=[("day", "==", 3)])``).
+    """
     import shutil
 
     folder = Path(folder)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for i, (_, part) in enumerate(df.groupby(by, sort=True)):
-        part.to_parquet(folder / f"part-{i:03d}.parquet", index=False)
+    df.to_parquet(folder, partition_cols=[by], index=False)
     return folder
+
+
+def partition_files(folder: str | os.PathLike) -> list[Path]:
+    """The Parquet files of a partitioned data set, in key order (``day=0/...``, ``day=1/...``)."""
+    import re
+
+    def key(path: Path) -> tuple:
+        return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(path.relative_to(folder))))
+
+    folder = Path(folder)
+    return sorted(folder.rglob("*.parquet"), key=key)
+
+
+def read_partitions(folder: str | os.PathLike, by: str = "day", dtype: str = "int16") -> Any:
+    """The partitioned data set as a lazy Dask DataFrame, one partition per file, with the
+    key ``by`` (read back from the folder names as a category) cast back to ``dtype``."""
+    import dask.dataframe as dd
+
+    ddf = dd.read_parquet(folder)
+    return ddf.assign(**{by: ddf[by].astype(dtype)})
 
 
 def daily_summary(df: pd.DataFrame) -> pd.DataFrame:

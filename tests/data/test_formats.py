@@ -29,19 +29,29 @@ def test_csv_vs_parquet_measures_both(big, tmp_path):
     assert table.loc["parquet", "read_column_s"] < table.loc["csv", "read_column_s"]
 
 
-def test_partitions_hold_every_row_once(big, tmp_path):
+def test_partitions_hold_every_row_once_and_read_back(big, tmp_path):
     folder = formats.write_partitions(big, tmp_path / "parts")
-    files = sorted(folder.glob("*.parquet"))
-    assert len(files) == 10
-    back = pd.concat([pd.read_parquet(f) for f in files]).sort_values("id").reset_index(drop=True)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"day={d}" for d in range(10))  # Hive layout
+    files = formats.partition_files(folder)
+    assert len(files) == 10 and files[0].parent.name == "day=0" and files[-1].parent.name == "day=9"
+    back = pd.read_parquet(folder)  # the key comes back from the folder names, as a category
+    assert isinstance(back.day.dtype, pd.CategoricalDtype)
+    back = back.astype({"day": big.day.dtype})[big.columns].sort_values("id").reset_index(drop=True)
     pd.testing.assert_frame_equal(back, big.sort_values("id").reset_index(drop=True))
     formats.write_partitions(big.head(10), folder)  # rebuilt, not appended
-    assert len(list(folder.glob("*.parquet"))) == 1
+    assert len(formats.partition_files(folder)) == big.head(10).day.nunique()
+
+
+def test_a_filter_on_the_key_reads_only_its_partition(big, tmp_path):
+    folder = formats.write_partitions(big, tmp_path / "parts")
+    day3 = pd.read_parquet(folder, filters=[("day", "==", 3)])
+    assert len(day3) == (big.day == 3).sum() and set(day3.day) == {3}
 
 
 def test_dask_on_partitions_matches_pandas(big, tmp_path):
-    dd = pytest.importorskip("dask.dataframe")
-    ddf = dd.read_parquet(formats.write_partitions(big, tmp_path / "parts"))
+    pytest.importorskip("dask.dataframe")
+    ddf = formats.read_partitions(formats.write_partitions(big, tmp_path / "parts"))
+    assert ddf.npartitions == 10 and ddf.day.dtype == "int16"
     ddf = ddf.assign(n_words=ddf.text.str.split().str.len(), is_spam=(ddf.label == "spam").astype(int))
     got = ddf.groupby("day").agg(messages=("id", "count"), mean_chars=("n_chars", "mean"),
                                  mean_words=("n_words", "mean"), spam_share=("is_spam", "mean")).compute()
