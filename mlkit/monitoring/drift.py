@@ -175,11 +175,12 @@ class DriftDetector:
         for m in snapshot.dict()["metrics"]:
             cfg = m["config"]
             if cfg.get("type", "").endswith("ValueDrift"):
-                method = _method_name(cfg["method"])
-                default, _ = METHODS.get(method, (None, True))
-                t = cfg.get("threshold") if cfg.get("threshold") is not None else default
-                table.append({"column": cfg["column"], "method": method, "score": float(m["value"]),
-                              "threshold": t, "drifted": is_drift(method, float(m["value"]), t)})
+                method, score = _method_name(cfg["method"]), float(m["value"])
+                pvalue = method == "ks" or "p_value" in cfg["method"].lower()  # a test: small = drift
+                t = cfg.get("threshold")
+                t = (0.05 if pvalue else 0.1) if t is None else t
+                table.append({"column": cfg["column"], "method": method, "score": score, "threshold": t,
+                              "drifted": bool(score <= t) if pvalue else bool(score >= t)})
             elif cfg.get("type", "").endswith("DriftedColumnsCount"):
                 share = float(m["value"]["share"])
         df = pd.DataFrame(table, columns=["column", "method", "score", "threshold", "drifted"])

@@ -87,7 +87,7 @@ def figure(df: pd.DataFrame, freq: str = "2s") -> Any:
     a.set(title="predicted spam (% of messages)", xlabel="s", ylim=(0, 100))
     b.fill_between(t, conf["10%"], conf["90%"], alpha=0.3, color="tab:green", label="10-90 %")
     b.plot(t, conf["50%"], color="tab:green", label="median")
-    b.set(title="confidence of the prediction", xlabel="s", ylim=(0.5, 1.0))
+    b.set(title="confidence of the prediction", xlabel="s", ylim=(0.5, 1.01))
     b.legend(fontsize=7, loc="lower left")
     for ax in (a, b):
         ax.grid(alpha=0.3)
