@@ -40,7 +40,7 @@ def deployment(meta: dict[str, Any], track: str, replicas: int, image: str) -> d
             "replicas": replicas,
             "selector": {"matchLabels": {"app": "spam-classifier", "track": track}},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"prometheus.io/scrape": "true",
+                "metadata": {"labels": dict(labels), "annotations": {"prometheus.io/scrape": "true",
                                                                "prometheus.io/port": str(PORT),
                                                                "prometheus.io/path": "/metrics"}},
                 "spec": {"containers": [{
