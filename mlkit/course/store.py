@@ -20,6 +20,7 @@ what the store holds (:meth:`Store.summary`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -448,7 +449,8 @@ def build_data_v1(store: Store, seed: int = 0) -> DataRelease:
 
     with tempfile.TemporaryDirectory(dir=store.root, prefix=".build-") as tmp:
         systems = ingest.build_systems(datasets.load_sms_spam(), Path(tmp) / "systems", release=1)
-        api_df = ingest.api_to_common(pd.read_json(systems["api_store"], lines=True, dtype=False))
+        with open(systems["api_store"], encoding="utf-8") as fh:  # the records the API serves, page by page
+            api_df = ingest.api_to_common(pd.DataFrame([json.loads(line) for line in fh if line.strip()]))
         raw = ingest.merge_sources({"file": ingest.read_file(systems["csv"]),
                                     "sqlite": ingest.read_sqlite(systems["sqlite"], ingest.SQL_QUERY),
                                     "api": api_df})

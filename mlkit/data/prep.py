@@ -1,6 +1,7 @@
 """Lesson 01, preparation: clean, de-duplicate, engineer features, split without leakage.
 
-The SMS data holds the classic trap: the same text appears several times (328 copies).
+The SMS data holds the classic trap: the same text appears several times (329 copies of an
+earlier message: 328 exact, 1 differing only in case or spacing).
 A random split then puts copies on both sides, and the test score measures memory, not
 generalisation. :func:`leakage_experiment` measures by how much; :func:`split` fixes it.
 

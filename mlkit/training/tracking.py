@@ -50,7 +50,7 @@ def ui_command(ws: Workspace) -> list[str]:
     ]
 
 
-def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0, wait: bool = True) -> BackgroundServer:
+def start_ui(ws: Workspace, port: int | None = None, timeout: float = 120.0, wait: bool = True) -> BackgroundServer:
     """Start the MLflow UI on 127.0.0.1 (a free port) and print its address.
 
     With ``wait=False`` it starts in the background (its start-up takes seconds) and
@@ -70,9 +70,9 @@ def start_ui(ws: Workspace, port: int | None = None, timeout: float = 90.0, wait
     return server
 
 
-def wait_ui(server: BackgroundServer, timeout: float | None = None) -> BackgroundServer:
-    """Wait until a UI started with ``start_ui(ws, wait=False)`` answers (within its start-up
-    timeout, or ``timeout`` seconds from now); print its address. Raises with its log if it fails."""
+def wait_ui(server: BackgroundServer, timeout: float = 300.0) -> BackgroundServer:
+    """Wait (up to ``timeout`` seconds from now) until a UI started with ``start_ui(ws, wait=False)``
+    answers; print its address. Raises with its log if it exits or never answers."""
     server.wait_ready(timeout)
     print(f"MLflow UI: {server.url}  (stop it with .stop())")
     return server
@@ -121,7 +121,9 @@ def log_spam_model(pipeline: SpamPipeline, example: Any, name: str = "model") ->
     example = example.numpy() if hasattr(example, "numpy") else example
     with torch.no_grad():
         output = model(torch.as_tensor(example)).numpy()
-    with tempfile.TemporaryDirectory() as tmp:
+    from mlkit.course.store import quiet
+
+    with tempfile.TemporaryDirectory() as tmp, quiet():  # no progress bars while it saves the example
         files = [str(p) for p in pipeline.save(tmp)]
         return mlflow.pytorch.log_model(
             model, name=name, input_example=example, signature=infer_signature(example, output),

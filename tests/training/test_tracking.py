@@ -17,16 +17,51 @@ def ws(tmp_path):
     return mlkit.setup("02_tracking_test", home=tmp_path)
 
 
-def test_experiment_keeps_artifacts_in_the_workspace(ws, tmp_path):
+def test_experiment_keeps_artifacts_in_the_course_store(ws, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     exp_id = tracking.experiment(ws)
     assert tracking.experiment(ws) == exp_id  # safe to call again
     exp = mlflow.get_experiment(exp_id)
     assert exp.name == "02_tracking_test"
-    assert exp.artifact_location.startswith((ws.root / "mlartifacts").as_uri())
+    assert exp.artifact_location == (tmp_path / "store" / "mlartifacts" / "02_tracking_test").as_uri()
     with mlflow.start_run() as run:
         mlflow.log_text("hello", "note.txt")
-    assert (ws.root / "mlartifacts").exists()
+    assert (tmp_path / "store" / "mlartifacts" / "02_tracking_test" / run.info.run_id / "artifacts" / "note.txt").exists()
     assert mlflow.get_run(run.info.run_id).info.experiment_id == exp_id
+    assert not (tmp_path / "mlruns").exists()
+
+
+def test_a_deleted_experiment_is_restored(ws):
+    exp_id = tracking.experiment(ws, "to_delete")
+    mlflow.MlflowClient().delete_experiment(exp_id)
+    assert tracking.experiment(ws, "to_delete") == exp_id
+    assert mlflow.get_experiment(exp_id).lifecycle_stage == "active"
+
+
+def test_spam_model_logged_registered_and_loaded_without_pickle(ws):
+    import numpy as np
+    import torch
+
+    from mlkit.training import models
+
+    spam = models.spam_data(max_features=300)
+    torch.manual_seed(0)
+    pipe = models.SpamPipeline(spam.extra["vectorizer"], models.SpamMLP(spam.n_features, hidden=8))
+    tracking.experiment(ws)
+    with mlflow.start_run() as run:
+        info = tracking.log_spam_model(pipe, spam.X_test[:3])
+    version = tracking.register_spam_model(info.model_uri, "champion", {"data_version": "abc", "code_version": "x"})
+    client = mlflow.MlflowClient()
+    mv = client.get_model_version_by_alias("spam-classifier", "champion")
+    assert mv.version == version.version and mv.tags == {"data_version": "abc", "code_version": "x"}
+    assert mv.run_id == run.info.run_id
+    loaded = tracking.load_spam_model("models:/spam-classifier@champion")
+    texts = list(spam.extra["text_test"][:40])
+    assert np.array_equal(loaded.predict_proba(texts), pipe.predict_proba(texts))
+    # the MLflow pyfunc flavour (TF-IDF features in) still works beside it
+    pyfunc = mlflow.pyfunc.load_model("models:/spam-classifier@champion", model_config={"device": "cpu"})
+    logits = pyfunc.predict(spam.X_test[:40].numpy())
+    assert np.allclose(torch.softmax(torch.as_tensor(logits), 1)[:, 1].numpy(), pipe.predict_proba(texts), atol=1e-6)
 
 
 def test_ui_command_is_local_and_uses_the_lesson_db(ws):
@@ -50,13 +85,23 @@ def test_ui_starts_answers_and_stops(ws, capsys):
     assert not ui.running
 
 
-def test_code_version():
-    v = tracking.code_version()
-    assert v == "unknown" or len(v.split("+")[0]) == 12
+def test_code_version_is_the_commit_of_the_course_folder():
+    import subprocess
+
+    from mlkit.course.config import course_root
+
+    head = subprocess.run(["git", "-C", str(course_root()), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert tracking.code_version().split("+")[0] == head
 
 
-def test_code_version_outside_git(tmp_path):
-    assert tracking.code_version(tmp_path) == "unknown"
+def test_code_version_outside_git_is_the_package_version(tmp_path):
+    assert tracking.code_version(tmp_path) == f"mlkit {mlkit.__version__}"
+
+
+def test_code_version_without_a_course_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLKIT_COURSE_ROOT", str(tmp_path))  # not a course folder: course_root() raises
+    assert tracking.code_version() == f"mlkit {mlkit.__version__}"
 
 
 def test_figures():
