@@ -70,7 +70,10 @@ def test_shadow_leaves_responses_unchanged(router, servers, messages):
     serving.call(router.url, "/admin/shadow", {"backend": "green"})
     sample = messages[:100]
     via = [serving.call(router.url, "/predict", {"text": t}) for t in sample]
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while serving.call(router.url, "/admin/status")["shadow_stats"]["requests"] < len(sample):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     stats = serving.call(router.url, "/admin/shadow", {"backend": None})["shadow_stats"]
     alone = [serving.call(servers["blue"].url, "/predict", {"text": t}) for t in sample]
     strip = lambda r: (r["label"], r["spam_probability"], r["model_version"])  # noqa: E731
