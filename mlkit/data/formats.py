@@ -39,11 +39,11 @@ def make_large(df: pd.DataFrame, n_rows: int, n_days: int = 30, seed: int = 0) -
     return big
 
 
-def _median_time(fn, repeats: int) -> float:
+def _median_time(fn, repeats: int, *args, **kwargs) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        fn(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return float(sorted(times)[len(times) // 2])
 
@@ -65,13 +65,13 @@ def csv_vs_parquet(df: pd.DataFrame, folder: str | os.PathLike, repeats: int = 3
     column = {"csv": {"usecols": ["n_chars"]}, "parquet": {"columns": ["n_chars"]}}
     rows = []
     for fmt, path in paths.items():
-        write_s = _median_time(lambda: writers[fmt](path), 1)
+        write_s = _median_time(writers[fmt], 1, path)
         rows.append({
             "format": fmt,
             "size_mb": path.stat().st_size / 1e6,
             "write_s": write_s,
-            "read_s": _median_time(lambda: readers[fmt](path), repeats),
-            "read_column_s": _median_time(lambda: readers[fmt](path, **column[fmt]), repeats),
+            "read_s": _median_time(readers[fmt], repeats, path),
+            "read_column_s": _median_time(readers[fmt], repeats, path, **column[fmt]),
         })
     return pd.DataFrame(rows).set_index("format")
 

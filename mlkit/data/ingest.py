@@ -53,7 +53,6 @@ def build_systems(df: pd.DataFrame, folder: str | os.PathLike, release: int = 1)
     Returns:
         {"csv", "parquet", "sqlite", "api_store"}: the paths written.
     """
-    import pandas as pd
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,7 +111,7 @@ def read_sqlite(path: str | os.PathLike, query: str, params: tuple = ()) -> pd.D
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return pd.read_sql_query(query, con, params=params)
-    except Exception as exc:  # sqlite3 errors and pandas DatabaseError
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
         raise IngestError(f"Query failed on {path.name}: {exc}") from None
     finally:
         con.close()

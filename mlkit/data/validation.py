@@ -170,11 +170,12 @@ def save_suite(check: Check, path: str | os.PathLike) -> Path:
 def load_suite(path: str | os.PathLike) -> Any:
     """Read a suite written by :func:`save_suite`: ``gx.ExpectationSuite`` takes the expectation dicts."""
     import great_expectations as gx
+    from great_expectations.exceptions import GreatExpectationsError
 
     data = json.loads(Path(path).read_text())
     try:
         suite = gx.ExpectationSuite(name=data["name"], expectations=data["expectations"])
-    except Exception as exc:  # pydantic's ValidationError, GX's InvalidExpectationConfigurationError...
+    except (ValueError, TypeError, KeyError, GreatExpectationsError) as exc:  # pydantic's ValidationError is a ValueError
         raise MlkitError(f"{path}: an expectation is not valid ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:300]}); fix or remove it.") from None
     if len(suite.expectations) != len(data["expectations"]):  # GX may log and skip an invalid one

@@ -100,9 +100,9 @@ def test_unreachable_api_is_an_ingest_error_after_exponential_backoff():
     from mlkit.course.processes import free_port
 
     stats = ingest.FetchStats()
-    with httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", timeout=0.2) as client:
-        with pytest.raises(ingest.IngestError, match=r"failed after 4 attempts \(last: connection error"):
-            ingest.get_json(client, "/messages", {}, retries=3, backoff=0.01, stats=stats)
+    with httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", timeout=0.2) as client, \
+            pytest.raises(ingest.IngestError, match=r"failed after 4 attempts \(last: connection error"):
+        ingest.get_json(client, "/messages", {}, retries=3, backoff=0.01, stats=stats)
     assert (stats.requests, stats.retries) == (4, 3)
     assert stats.waited_s == pytest.approx(0.01 + 0.02 + 0.04)  # tenacity's wait_exponential
 
