@@ -188,10 +188,6 @@ def write_messages(repo: Path, release: int, seed: int = 0) -> str:
     return versioning.file_md5(target)
 
 
-def _remote_has(remote: Path, md5: str) -> bool:
-    return (remote / "files" / "md5" / md5[:2] / md5[2:]).exists()
-
-
 def _dvc_md5_at(repo: Path, tag: str) -> str | None:
     import yaml
 
@@ -203,6 +199,8 @@ def _dvc_md5_at(repo: Path, tag: str) -> str | None:
 
 
 def _check_release_once(release, repo: Path, tag: str, md5: str) -> None:
+    from mlkit.data import versioning
+
     release(repo, tag)
     tracked = _git(repo, "ls-files").split()
     if DATA_FILE in tracked:
@@ -219,7 +217,7 @@ def _check_release_once(release, repo: Path, tag: str, md5: str) -> None:
     if recorded != md5:
         raise Mistake(f"The .dvc file committed under {tag!r} records {recorded[:8]}..., but the data's "
                       f"MD5 is {md5[:8]}...: run `dvc add` again after the data changed, then commit.")
-    if not _remote_has(repo.parent / "remote", md5):
+    if versioning.remote_status(repo, f"{DATA_FILE}.dvc"):  # ask DVC, not the remote's folder layout
         raise Mistake("The remote does not hold the data: a colleague could not `dvc pull` it. "
                       "Finish with `dvc push`.")
 
