@@ -58,10 +58,9 @@ def run(cmd: list[str], **kw) -> bool:
 def main(venv: str = ".venv") -> int:
     venv_dir = Path(venv)
     python = str(venv_dir / "bin" / "python")
-    if not Path(python).exists():
-        if not run([sys.executable, "-m", "venv", str(venv_dir)]):
-            print(f"install: could not create {venv_dir} with {sys.executable}", file=sys.stderr)
-            return 1
+    if not Path(python).exists() and not run([sys.executable, "-m", "venv", str(venv_dir)]):
+        print(f"install: could not create {venv_dir} with {sys.executable}", file=sys.stderr)
+        return 1
     start = time.perf_counter()
     quiet = {"stdout": subprocess.DEVNULL}
     have_uv = run([python, "-m", "uv", "--version"], **quiet, stderr=subprocess.DEVNULL) or run(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Gradebook", "Limits", "grade_class", "grade_one"]
 
 
-def grade_one(path: str, learner: str, lesson: str | None, limits: Limits = Limits()) -> dict:
+def grade_one(path: str, learner: str, lesson: str | None, limits: Limits | None = None) -> dict:
     """Grade one notebook in a sandbox; a plain function, so a Dask worker can run it too."""
     import json
 
@@ -41,7 +41,7 @@ def grade_one(path: str, learner: str, lesson: str | None, limits: Limits = Limi
     if lesson is None:
         return {**base, "status": "unknown lesson",
                 "reason": "no mlkit.setup(...) or lesson import found, and the file name names no lesson"}
-    return {**base, **run_submission(Path(path), lesson, limits)}
+    return {**base, **run_submission(Path(path), lesson, limits or Limits())}
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Gradebook:
 
 
 def grade_class(submissions: list[str | Path], *, jobs: int = 1, out_dir: str | Path | None = "grades",
-                dask: str | None = None, limits: Limits = Limits(), progress: bool = True) -> Gradebook:
+                dask: str | None = None, limits: Limits | None = None, progress: bool = True) -> Gradebook:
     """Collect, run and grade every notebook in ``submissions``; write the gradebook to ``out_dir``.
 
     Args:
@@ -87,7 +87,7 @@ def grade_class(submissions: list[str | Path], *, jobs: int = 1, out_dir: str | 
 
     with tempfile.TemporaryDirectory(prefix="mlkit-grade-unzip-") as scratch:
         subs = collect(list(submissions), Path(scratch))
-        args = [(str(s.path), s.learner, s.lesson, limits) for s in subs]
+        args = [(str(s.path), s.learner, s.lesson, limits or Limits()) for s in subs]
         if dask:
             from distributed import Client
 

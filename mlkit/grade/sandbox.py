@@ -26,6 +26,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlkit.course import config
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -65,13 +67,13 @@ def _environment(box: Path) -> dict[str, str]:
     """A minimal environment: nothing of the instructor's but PATH to this Python."""
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
-        "HOME": str(box / "home"), "MLKIT_HOME": str(box / "mlkit-home"), "TMPDIR": str(box / "tmp"),
-        "MLKIT_FAST": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+        "HOME": str(box / "home"), config.HOME_ENV: str(box / "mlkit-home"), "TMPDIR": str(box / "tmp"),
+        config.FAST_ENV: "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
         "IPYTHONDIR": str(box / "home" / ".ipython"), "JUPYTER_RUNTIME_DIR": str(box / "home" / "runtime"),
         "JUPYTER_CONFIG_DIR": str(box / "home" / ".jupyter"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
         "LANG": "C.UTF-8",
     }
-    for key in ("MLKIT_COURSE_ROOT", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    for key in (config.ROOT_ENV, "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -108,12 +110,13 @@ exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"
 """
 
 
-def run_submission(notebook: Path, lesson: str, limits: Limits = Limits(), mode: str | None = None) -> dict:
+def run_submission(notebook: Path, lesson: str, limits: Limits | None = None, mode: str | None = None) -> dict:
     """Run one notebook in a fresh sandbox; return the worker's result plus how it ended.
 
     ``status`` is "ran" (the checks were asked), "timeout", "kernel died", "memory limit",
     "invalid notebook" or "error"; ``reason`` says why in one line.
     """
+    limits = limits or Limits()
     mode = mode or isolation()
     box = Path(tempfile.mkdtemp(prefix="mlkit-grade-"))
     try:
