@@ -10,6 +10,8 @@ Modules (import them qualified, e.g. ``from mlkit.monitoring import metrics``):
   (lesson 06 calls it to decide when to retrain);
 - ``inference_log``: the server's JSON-lines inference log read with pandas;
 - ``dashboard``: a live dashboard in the notebook and a Grafana dashboard JSON;
+- ``stream``: requests with our own ids, and lesson 04's fault injection switched on and off;
+- ``webhook``: a local receiver for Alertmanager's notifications;
 - ``widget``: the lesson's main widget, a drift injector.
 
 Nothing heavy is imported here.

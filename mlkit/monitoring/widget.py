@@ -1,8 +1,9 @@
 """Lesson 05's main widget: a drift injector.
 
-A slider shifts one column of a current window (by a multiple of the reference's standard
-deviation, like a sensor that drifts out of calibration); the per-column drift scores and
-the alert state follow at once. The button adds a quarter of a standard deviation.
+A slider shifts the columns of a current window (all of them, or the one picked) by a
+multiple of the reference's standard deviation, like sensors drifting out of calibration;
+the per-column drift scores and the alert state follow at once. The button adds a quarter
+of a standard deviation.
 """
 
 from __future__ import annotations
