@@ -70,7 +70,8 @@ def main() -> None:
         print(results[-1])
     out = {"benchmark": "drift_scale", "smoke": args.smoke, "repeats": repeats,
            "import_evidently_s": round(import_seconds(), 2), "results": results,
-           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                       "load_average_1m_at_end": round(os.getloadavg()[0], 1)},
            "note": "wall-clock seconds on a shared machine; compare sizes within one run, not across machines"}
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
