@@ -189,7 +189,9 @@ class DriftDetector:
 
     def quick(self, current: pd.DataFrame) -> DriftResult:
         """The same verdict computed here with scipy (no Evidently): for loops over many
-        windows and for widgets; tests check that it agrees with :meth:`check`."""
+        windows and for widgets; tests check that it agrees with :meth:`check`. Every column
+        is treated as numeric; Evidently may pick a categorical test (chi-square, z-test) for
+        a column with few distinct values, so use :meth:`check` for such columns."""
         import pandas as pd
 
         cur = self._current(current)
