@@ -8,10 +8,11 @@ import mlkit
 from mlkit.course.errors import MlkitError
 
 
-def test_setup_makes_workspace_and_points_mlflow_at_it(home):
+def test_setup_makes_workspace_and_points_mlflow_at_the_course_store(home):
     ws = mlkit.setup("00_test", seed=3)
     assert ws.root == home / "00_test" and ws.root.is_dir()
-    assert ws.tracking_uri == f"sqlite:///{ws.root / 'mlflow.db'}"
+    assert ws.tracking_uri == f"sqlite:///{home / 'store' / 'mlflow.db'}" == ws.store.tracking_uri
+    assert mlkit.setup("01_other").tracking_uri == ws.tracking_uri  # one store for every lesson
     assert os.environ["MLFLOW_TRACKING_URI"] == ws.tracking_uri
     assert os.environ["MLFLOW_REGISTRY_URI"] == ws.tracking_uri
     assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true" and os.environ["DVC_NO_ANALYTICS"] == "1"
@@ -45,7 +46,7 @@ def test_home_argument_overrides_environment(home, tmp_path):
     assert ws.root == tmp_path / "elsewhere" / "00_test"
 
 
-@pytest.mark.parametrize("bad", ["", "../escape", "a b", "x/y"])
+@pytest.mark.parametrize("bad", ["", "../escape", "a b", "x/y", "store"])
 def test_bad_lesson_id_is_a_clear_error(home, bad):
     with pytest.raises(MlkitError, match="Lesson id"):
         mlkit.setup(bad)
@@ -58,14 +59,20 @@ def test_unwritable_home_is_a_clear_error(tmp_path):
         mlkit.setup("00_test", home=blocker)
 
 
-def test_mlflow_artifacts_of_any_experiment_stay_in_the_workspace(home, tmp_path, monkeypatch):
-    import mlflow
+def test_setup_sets_no_private_mlflow_variable(home, monkeypatch):
+    monkeypatch.delenv("_MLFLOW_SERVER_ARTIFACT_ROOT", raising=False)
+    mlkit.setup("00_test")
+    assert not [name for name in os.environ if name.startswith("_MLFLOW")]
 
-    monkeypatch.chdir(tmp_path)
-    ws = mlkit.setup("00_test")
-    mlflow.set_tracking_uri(ws.tracking_uri)
-    mlflow.set_experiment("anything")
-    with mlflow.start_run() as run:
-        mlflow.log_text("hello", "note.txt")
-    assert mlflow.get_run(run.info.run_id).info.artifact_uri.startswith(ws.artifacts_dir.as_uri())
-    assert (ws.artifacts_dir).is_dir() and not (tmp_path / "mlruns").exists()
+
+def test_seed_everything_docstring_says_what_it_does_not_do():
+    from mlkit.course.workspace import seed_everything
+
+    assert "PYTHONHASHSEED" in seed_everything.__doc__ and "change nothing" in seed_everything.__doc__
+
+
+def test_require_rejects_what_it_cannot_read(home):
+    from mlkit.course.store import StoreError
+
+    with pytest.raises(StoreError, match="ask for 'data@v1'"):
+        mlkit.setup("00_test").require("v1")

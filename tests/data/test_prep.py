@@ -55,3 +55,17 @@ def test_naive_split_inflates_the_test_score(sms):
     mean = res.mean()
     assert 0.05 < mean.overlap_share < 0.2
     assert mean.f1_naive > mean.f1_dedup and mean.f1_on_copies > mean.f1_dedup
+
+
+def test_release_frame_dedupes_splits_and_is_deterministic(sms):
+    frame = prep.release_frame(sms)
+    assert list(frame.columns) == prep.RELEASE_COLUMNS and frame["id"].is_monotonic_increasing
+    assert len(frame) == len(sms) - 329 and not prep.normalize_text(frame.text).duplicated().any()
+    train, test = frame[frame.split == "train"], frame[frame.split == "test"]
+    assert prep.overlap(train, test) == 0 and abs(len(test) / len(frame) - prep.TEST_SIZE) < 0.005
+    assert abs(train.label.eq("spam").mean() - test.label.eq("spam").mean()) < 0.01
+    assert frame.equals(prep.release_frame(sms.sample(frac=1, random_state=1).sort_index()))
+    # ids kept from the input: the same messages get the same split whoever prepares them
+    with_ids = sms.assign(id=range(100, 100 + len(sms)))
+    assert prep.release_frame(with_ids)["id"].min() == 100
+    assert prep.release_frame(with_ids).split.tolist() == frame.split.tolist()

@@ -57,11 +57,17 @@ def test_add_push_pull_and_restore_a_release(repo):
     sh("git add data.csv.dvc .gitignore")
     sh("git commit -q -m v1")
     sh("git tag v1")
+    assert versioning.remote_status(repo) == {"data.csv": "new"}  # DVC says what the remote lacks
     sh("dvc push")
+    assert versioning.remote_status(repo) == {}
     data.write_text("a,b\n1,2\n3,4\n")
     sh("dvc add data.csv")
     sh("git commit -q -am v2")
     sh("dvc push")
+    assert versioning.dvc_hash(repo / "data.csv.dvc", rev="v1") == v1  # read at the tag, tree untouched
+    assert versioning.dvc_hash(repo / "data.csv.dvc") == versioning.file_md5(data) != v1
+    with pytest.raises(versioning.VersioningError):
+        versioning.dvc_hash(repo / "data.csv.dvc", rev="v9")
     shutil.rmtree(repo / ".dvc" / "cache")
     data.unlink()
     sh("git checkout v1 -- data.csv.dvc")
@@ -93,20 +99,42 @@ def test_stages_ran_reads_repro_output():
 
 
 # --- the pipeline stages, run in-process ------------------------------------------------------
+PIPELINE = """\
+stages:
+  ingest:
+    cmd: python -m mlkit.data.pipeline ingest
+    deps: [landing]
+    params: [ingest.sources]
+    outs: [data/raw.parquet]
+  validate:
+    cmd: python -m mlkit.data.pipeline validate
+    deps: [data/raw.parquet, expectations.json]
+    outs: [data/validated.parquet]
+  featurize:
+    cmd: python -m mlkit.data.pipeline featurize
+    deps: [data/validated.parquet]
+    params: [featurize.dedup, featurize.min_chars]
+    outs: [data/features.parquet]
+"""
+
+
 @pytest.fixture
 def pipeline_dir(tmp_path, monkeypatch):
+    """A DVC repository whose dvc.yaml declares lesson 01's stages (they read their params through DVC)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    repo = versioning.init_repo(tmp_path / "repo", tmp_path / "remote", echo=False)
     sms = datasets.load_sms_spam().reset_index(names="id")
-    ingest.land({"file": sms.iloc[:300], "api": sms.iloc[300:600]}, tmp_path / "landing")
+    ingest.land({"file": sms.iloc[:300], "api": sms.iloc[300:600]}, repo / "landing")
     suite = gx.ExpectationSuite(name="s", expectations=[
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
         gxe.ExpectColumnValuesToNotBeNull(column="text")])
-    validation.save_suite(suite, tmp_path / "expectations.json")
-    (tmp_path / "params.yaml").write_text("featurize:\n  dedup: true\n  min_chars: 3\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    validation.save_suite(suite, repo / "expectations.json")
+    (repo / "dvc.yaml").write_text(PIPELINE)
+    (repo / "params.yaml").write_text("ingest:\n  sources: [file, api]\nfeaturize:\n  dedup: true\n  min_chars: 3\n")
+    monkeypatch.chdir(repo)
+    return repo
 
 
 def test_pipeline_stages_turn_landing_into_features(pipeline_dir):
