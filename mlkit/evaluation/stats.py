@@ -75,14 +75,16 @@ def paired_difference(metric: Callable[[Any, Any], float], y_true: Any, pred_a: 
                      n_boot=n_boot, seed=seed, level=level)
 
 
-def verdict(diff: Interval, a: str = "A", b: str = "B") -> str:
+def verdict(diff: Interval, a: str = "A", b: str = "B", digits: int = 3) -> str:
     """What an interval of (B - A) lets you say: a winner only when it excludes zero."""
+    interval = f"{diff.level:.0%} interval [{diff.low:+.{digits}f}, {diff.high:+.{digits}f}]"
     if diff.contains_zero:
+        if diff.estimate == 0:
+            return f"not significant: {a} and {b} score the same here, and the {interval} contains 0"
         leader = b if diff.estimate > 0 else a
-        return (f"not significant: {leader} is ahead by {abs(diff.estimate):.3f}, but the "
-                f"{diff.level:.0%} interval [{diff.low:+.3f}, {diff.high:+.3f}] contains 0")
+        return f"not significant: {leader} is ahead by {abs(diff.estimate):.{digits}f}, but the {interval} contains 0"
     winner = b if diff.estimate > 0 else a
-    return f"{winner} is better by {abs(diff.estimate):.3f} ({diff.level:.0%} interval [{diff.low:+.3f}, {diff.high:+.3f}])"
+    return f"{winner} is better by {abs(diff.estimate):.{digits}f} ({interval})"
 
 
 def mcnemar_table(y_true: Any, pred_a: Any, pred_b: Any) -> np.ndarray:

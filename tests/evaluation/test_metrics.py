@@ -91,3 +91,10 @@ def test_bad_input_is_named():
         metrics.ndcg_at_k([1, 0], [0.2, 0.1], 0)
     with pytest.raises(ValueError, match="same|labels"):
         metrics.confusion_counts([0, 1, 1], [0, 1])
+
+
+def test_fast_f1_equals_sklearn(scored):
+    y, proba = scored
+    for t in (0.1, 0.5, 0.9, 2.0):
+        pred = (proba >= t).astype(int)
+        assert metrics.f1(y, pred) == pytest.approx(skm.f1_score(y, pred, zero_division=0))

@@ -44,6 +44,8 @@ def test_verdict_reports_a_non_significant_winner():
     assert "B is ahead" in stats.verdict(stats.Interval(0.01, -0.02, 0.04))
     assert stats.verdict(stats.Interval(0.03, 0.01, 0.05), "old", "new").startswith("new is better")
     assert stats.verdict(stats.Interval(-0.03, -0.05, -0.01), "old", "new").startswith("old is better")
+    assert "score the same" in stats.verdict(stats.Interval(0.0, 0.0, 0.0))
+    assert "0.0004" in stats.verdict(stats.Interval(0.0004, -0.001, 0.002), digits=4)
 
 
 @pytest.mark.parametrize("table", [[[50, 12], [4, 30]], [[100, 3], [9, 8]], [[10, 0], [0, 5]], [[80, 40], [25, 10]]])
