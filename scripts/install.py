@@ -6,7 +6,9 @@ uv installs the same pins about 15 times faster than pip. It is bootstrapped int
 with pip when missing. uv does not read pip's configuration, so the find-links folders,
 extra indexes and constraint files that pip is configured with (`pip config list`, PIP_*
 variables) are read here at run time and passed on. If uv cannot be had or fails, plain pip
-installs the same lock, and one line says so.
+installs the same lock, and one line says so. Both leave compiled bytecode in the venv,
+so that no process recompiles torch or sklearn at start-up (which matters where
+PYTHONDONTWRITEBYTECODE is set: every kernel and server would pay for it, every time).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def main(venv: str = ".venv") -> int:
         [python, "-m", "pip", "install", "-q", "uv"], **quiet)
     installed = False
     if have_uv:
-        cmd = [python, "-m", "uv", "pip", "install", "--python", python, *uv_args(pip_settings(python))]
+        cmd = [python, "-m", "uv", "pip", "install", "--compile-bytecode", "--python", python,
+               *uv_args(pip_settings(python))]
         installed = run([*cmd, "-r", str(LOCK)], env={**os.environ, "UV_NO_PROGRESS": "1"}) and run(
             [*cmd, "--no-deps", "-e", str(ROOT)])
     if not installed:
