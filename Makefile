@@ -31,8 +31,8 @@ browser: setup  ## install Chromium for the browser tests (Debian/Ubuntu, needs 
 test: setup browser  ## the whole test suite: unit, notebooks, nbval, browser
 	$(BIN)/python -m pytest
 
-lab: setup  ## open the lessons in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+lab: setup  ## open JupyterLab at the course folder (notebooks/, exercises/, solutions/ one click away)
+	$(BIN)/jupyter lab --ServerApp.root_dir=.
 
 exercises: setup  ## regenerate exercises/ from solutions/
 	$(BIN)/mlkit exercises build
