@@ -46,7 +46,8 @@ class Policy:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+        shown = {k: v for k, v in vars(self).items() if k not in ("name", "last", "columns")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 class Never(Policy):

@@ -1,0 +1,384 @@
+"""Lesson 06: one retrain, through the real tools, that can fail without hurting production.
+
+:meth:`RetrainingPipeline.retrain` runs, in order:
+
+1. **validation** of the new training data with a Great Expectations suite (:func:`bike_suite`,
+   built and run the way lesson 01 does, :mod:`mlkit.data.validation`);
+2. a **data release**: a git tag in a git + DVC repository of the course store
+   (``store/bike-data``, its DVC remote ``store/bike-dvc-remote``);
+3. **training** in an MLflow run (params, metrics, tags ``data_version`` and ``code_version``);
+4. **registration** as a new version of ``bike-demand`` (tags: data release, code version,
+   the version it would replace);
+5. the **gate** (:func:`mlkit.retraining.gate.decide`) on the same recent labelled rows;
+6. a **canary** check of the challenger's live predictions;
+7. **promotion** (the ``champion`` alias moves) -- or not.
+
+A failure at any step leaves the ``champion`` alias where it was, records an alert (kept in
+``alerts`` and in ``alerts.jsonl``) and loses nothing: a rejected batch is quarantined, a
+failed run stays in MLflow marked FAILED, a blocked version stays registered.
+
+The bike data has other columns than the spam messages of ``Store.release``, so its releases
+live in their own git + DVC repository beside the store's ``data/`` repository.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlkit.course.errors import MlkitError
+from mlkit.retraining import gate as gates
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlkit.course.store import Store
+
+MODEL_NAME = "bike-demand"
+EXPERIMENT = "06_retraining"
+DATA_FILE = "bike.parquet"
+COLUMNS = ["datetime", "week", "hr", "workingday", "weathersit", "temp", "hum", "windspeed", "bikers"]
+WEATHER = ["clear", "cloudy/misty", "light rain/snow", "heavy rain/snow"]
+FAILURES = ("validation", "training", "canary")
+
+
+class RetrainError(MlkitError, RuntimeError):
+    """A retrain step failed (the champion keeps serving)."""
+
+
+# ---------------------------------------------------------------- the model, as JSON
+@dataclass
+class BikeModel:
+    """Lesson 00's ridge model with its one-hot columns, stored as JSON (no pickle)."""
+
+    columns: list[str]
+    coef: list[float]
+    intercept: float
+    alpha: float = 1.0
+
+    @staticmethod
+    def design(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+        """The design matrix: hour of day and weather one-hot, temperature, humidity, wind."""
+        import pandas as pd
+
+        from mlkit.overview import degradation
+
+        if "hour_of_day" not in frame.columns:
+            frame = degradation.add_features(frame)
+        parts = [pd.get_dummies(frame[c].astype(str), prefix=c, dtype=float) for c in degradation.CATEGORICAL]
+        X = pd.concat([*parts, frame[list(degradation.NUMERIC)].astype(float)], axis=1)
+        return X if columns is None else X.reindex(columns=columns, fill_value=0.0)
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, alpha: float = 1.0) -> BikeModel:
+        """Fit on labelled rows (``bikers``)."""
+        from sklearn.linear_model import Ridge
+
+        X = cls.design(frame)
+        ridge = Ridge(alpha=alpha).fit(X.to_numpy(), frame["bikers"].to_numpy(float))
+        return cls(list(X.columns), [float(c) for c in ridge.coef_], float(ridge.intercept_), alpha)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predicted bikers per hour."""
+        return self.design(frame, self.columns).to_numpy() @ np.asarray(self.coef) + self.intercept
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "coef": self.coef, "intercept": self.intercept, "alpha": self.alpha}
+
+
+def bike_suite(name: str = "bike_batch") -> Any:
+    """The Great Expectations suite a bike training batch must pass (lesson 06)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    return gx.ExpectationSuite(name=name, expectations=[
+        gxe.ExpectTableColumnsToMatchSet(column_set=COLUMNS, exact_match=False),
+        gxe.ExpectTableRowCountToBeBetween(min_value=24),
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in COLUMNS],
+        gxe.ExpectColumnValuesToBeBetween(column="bikers", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="hr", min_value=0, max_value=23),
+        *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in ("temp", "hum", "windspeed")],
+        gxe.ExpectColumnValuesToBeInSet(column="weathersit", value_set=WEATHER),
+        gxe.ExpectColumnValuesToBeInSet(column="workingday", value_set=[0, 1]),
+    ])
+
+
+@dataclass(frozen=True)
+class BikeRelease:
+    """A release of bike data: its git tag, DVC md5 and file."""
+
+    tag: str
+    md5: str
+    path: Path
+
+
+@dataclass
+class Outcome:
+    """What one retrain did: ``status`` is "promoted", "blocked" or "failed"; ``stage`` where it stopped."""
+
+    status: str
+    stage: str
+    champion: str | None
+    version: str | None = None
+    decision: gates.Decision | None = None
+    alert: dict[str, Any] | None = None
+    release: BikeRelease | None = None
+
+    def __str__(self) -> str:
+        extra = f" ({self.decision})" if self.decision else f" ({self.alert['error']})" if self.alert else ""
+        return f"{self.status} at {self.stage}: champion is v{self.champion}{extra}"
+
+
+@dataclass
+class RetrainingPipeline:
+    """Retrains of the bike model through the course store (lesson 06)."""
+
+    store: Store
+    workdir: Path
+    name: str = MODEL_NAME
+    experiment: str = EXPERIMENT
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def repo(self) -> Path:
+        return self.store.root / "bike-data"
+
+    @property
+    def remote(self) -> Path:
+        return self.store.root / "bike-dvc-remote"
+
+    # ------------------------------------------------------------ data
+    def release(self, frame: pd.DataFrame, tag: str, echo: bool = False) -> BikeRelease:
+        """Release ``frame`` under git tag ``tag`` with DVC (``dvc add``, commit, tag, ``dvc push``);
+        the same data under an existing tag is reused, other data under it refused."""
+        from mlkit.data import versioning
+
+        with self.store.lock():
+            if not (self.repo / ".dvc").is_dir():
+                shutil.rmtree(self.repo, ignore_errors=True)
+                versioning.init_repo(self.repo, self.remote, reset=False, echo=False)
+            sh = lambda cmd: versioning.sh(cmd, self.repo, echo=echo)  # noqa: E731
+            data = frame[COLUMNS].reset_index(drop=True)
+            data.attrs = {}
+            scratch = self.repo.parent / f".{tag}.parquet"
+            data.to_parquet(scratch, index=False)
+            md5 = versioning.file_md5(scratch)
+            if tag in sh(["git", "tag", "--list", tag]).split():
+                scratch.unlink()
+                have = versioning.dvc_hash(self.repo / f"{DATA_FILE}.dvc", rev=tag)
+                if have != md5:
+                    raise RetrainError(f"The bike data repository already holds other data as {tag}; use a new tag.")
+            else:
+                scratch.replace(self.repo / DATA_FILE)
+                sh(["dvc", "add", DATA_FILE])
+                sh(["git", "add", f"{DATA_FILE}.dvc", ".gitignore"])
+                sh(["git", "commit", "-q", "--allow-empty", "-m", f"Bike data release {tag}"])
+                sh(["git", "tag", tag])
+                sh(["dvc", "push"])
+        return BikeRelease(tag, md5, self.repo / DATA_FILE)
+
+    def validate(self, frame: pd.DataFrame, tag: str) -> None:
+        """Lesson 01's gate with :func:`bike_suite`: a DataValidationError lists what failed."""
+        from mlkit.data import validation
+
+        validation.gate(frame, bike_suite(), name=f"bike batch {tag}")
+
+    # ------------------------------------------------------------ models
+    def _client(self) -> Any:
+        import mlflow
+
+        self.store.experiment(self.experiment)
+        return mlflow.MlflowClient()
+
+    def train(self, frame: pd.DataFrame, release: BikeRelease, *, alpha: float = 1.0) -> tuple[str, BikeModel]:
+        """Fit in an MLflow run: params, metrics, lineage tags, the model as JSON; returns (run id, model)."""
+        import mlflow
+
+        from mlkit.training import tracking
+
+        self._client()
+        with mlflow.start_run(run_name=f"retrain on {release.tag}") as run:
+            mlflow.set_tags({"data_version": release.md5, "data_tag": release.tag,
+                             "code_version": tracking.code_version()})
+            mlflow.log_params({"alpha": alpha, "train_rows": len(frame), "model": "ridge, hour of day one-hot",
+                               "first_day": str(frame["datetime"].min().date()),
+                               "last_day": str(frame["datetime"].max().date())})
+            model = BikeModel.fit(frame, alpha=alpha)
+            mlflow.log_metric("train_mae", gates.mae(frame["bikers"], model.predict(frame)))
+            mlflow.log_dict(model.to_dict(), "model/model.json")
+        return run.info.run_id, model
+
+    def register(self, run_id: str, release: BikeRelease, replaces: str | None) -> str:
+        """A new registered version from the run's ``model/`` artifacts, tagged with its lineage."""
+        import mlflow
+
+        from mlkit.training import tracking
+
+        client = self._client()
+        try:
+            client.get_registered_model(self.name)
+        except mlflow.exceptions.MlflowException:
+            client.create_registered_model(self.name, description="Hourly bike rentals (lesson 06)")
+        source = client.get_run(run_id).info.artifact_uri + "/model"
+        mv = client.create_model_version(self.name, source, run_id=run_id)
+        for key, value in {"data_version": release.md5, "data_tag": release.tag,
+                           "code_version": tracking.code_version(), "replaces": replaces or "-"}.items():
+            client.set_model_version_tag(self.name, mv.version, key, value)
+        return str(mv.version)
+
+    def champion(self) -> str | None:
+        """The version behind ``champion``, or None before the first promotion."""
+        import mlflow
+
+        try:
+            return str(self._client().get_model_version_by_alias(self.name, "champion").version)
+        except mlflow.exceptions.MlflowException:
+            return None
+
+    def load(self, ref: str = "champion") -> BikeModel:
+        """A registered model: an alias ("champion") or a version number."""
+        import mlflow
+
+        from mlkit.course.store import quiet
+
+        uri = f"models:/{self.name}/{ref}" if str(ref).isdigit() else f"models:/{self.name}@{ref}"
+        self._client()
+        with quiet():
+            with_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(self._scratch())))
+        found = next(with_dir.rglob("model.json"))
+        return BikeModel(**json.loads(found.read_text()))
+
+    def _scratch(self) -> Path:
+        path = self.workdir / "downloads" / f"{time.time_ns()}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def promote(self, version: str) -> None:
+        """Move ``champion`` to ``version`` (the registry tag ``status`` records it)."""
+        client, before = self._client(), self.champion()
+        client.set_registered_model_alias(self.name, "champion", version)
+        client.set_model_version_tag(self.name, version, "status", "champion")
+        if before is not None and before != version:
+            client.set_model_version_tag(self.name, before, "status", "replaced")
+
+    def rollback(self) -> str:
+        """Point ``champion`` back at the version the current champion replaced; return it."""
+        current = self.champion()
+        if current is None:
+            raise RetrainError("There is no champion to roll back.")
+        previous = self._client().get_model_version(self.name, current).tags.get("replaces", "-")
+        if previous in ("", "-"):
+            raise RetrainError(f"Version {current} replaced nothing: there is no previous champion.")
+        self._client().set_model_version_tag(self.name, current, "status", "rolled back")
+        self._client().set_registered_model_alias(self.name, "champion", previous)
+        self._client().set_model_version_tag(self.name, previous, "status", "champion")
+        return previous
+
+    # ------------------------------------------------------------ one retrain
+    def alert(self, stage: str, tag: str, error: BaseException | str) -> dict[str, Any]:
+        """Record an alert (in ``alerts`` and ``workdir/alerts.jsonl``)."""
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "stage": stage, "tag": tag,
+                  "error": str(error).splitlines()[0][:300], "champion": self.champion()}
+        self.alerts.append(record)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.workdir / "alerts.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        return record
+
+    def retrain(self, frame: pd.DataFrame, recent: pd.DataFrame | None, tag: str, *, alpha: float = 1.0,
+                margin: float = 0.02, canary: Callable[[BikeModel], None] | None = None,
+                inject: str | None = None) -> Outcome:
+        """One retrain on ``frame``, gated on ``recent`` labelled rows (None: promote the first model).
+
+        ``inject`` ("validation", "training" or "canary") breaks that step on purpose, to show
+        that the champion survives it. ``canary(model)`` raises when the challenger misbehaves.
+        """
+        import mlflow
+
+        from mlkit.course.store import quiet
+
+        if inject is not None and inject not in FAILURES:
+            raise ValueError(f"inject must be one of {FAILURES} or None, not {inject!r}.")
+        before = self.champion()
+        stage, release, version = "validation", None, None
+        try:
+            with quiet():
+                if inject == "validation":
+                    frame = frame.copy()
+                    frame.loc[frame.index[::10], "bikers"] = -1  # a broken upstream export
+                try:
+                    self.validate(frame, tag)
+                except MlkitError:
+                    quarantine = self.workdir / "quarantine" / f"{tag}.parquet"
+                    quarantine.parent.mkdir(parents=True, exist_ok=True)
+                    frame[COLUMNS].to_parquet(quarantine, index=False)
+                    raise
+                stage = "release"
+                release = self.release(frame, tag)
+                stage = "training"
+                run_id, model = self.train(frame, release, alpha=-1.0 if inject == "training" else alpha)
+                stage = "registration"
+                version = self.register(run_id, release, before)
+                decision = None
+                if before is not None and recent is not None:
+                    stage = "gate"
+                    champ = self.load("champion")
+                    decision = gates.decide(recent["bikers"], champ.predict(recent), model.predict(recent),
+                                            margin=margin)
+                    if not decision.promote:
+                        self._client().set_model_version_tag(self.name, version, "status", "blocked by gate")
+                        return Outcome("blocked", stage, before, version, decision, release=release)
+                stage = "canary"
+                if inject == "canary":
+                    raise RetrainError("canary: 12% of requests to the challenger failed (injected)")
+                if canary is not None:
+                    canary(model)
+                self.promote(version)
+                return Outcome("promoted", "promotion", version, version, decision, release=release)
+        except Exception as exc:  # noqa: BLE001 - any failure: the champion keeps serving, an alert is raised
+            if mlflow.active_run() is not None:
+                mlflow.end_run(status="FAILED")
+            if version is not None:
+                self._client().set_model_version_tag(self.name, version, "status", f"failed {stage}")
+            if self.champion() != before:  # never leave a half-moved alias
+                self._client().set_registered_model_alias(self.name, "champion", before)
+            return Outcome("failed", stage, before, version, alert=self.alert(stage, tag, exc), release=release)
+
+    # ------------------------------------------------------------ lineage
+    def lineage(self) -> pd.DataFrame:
+        """Every version: aliases, status, data release and md5, code version, params, metrics, what it replaced."""
+        import pandas as pd
+
+        client = self._client()
+        try:
+            aliases = client.get_registered_model(self.name).aliases
+        except Exception:  # noqa: BLE001 - no model registered yet
+            return pd.DataFrame(columns=["version"])
+        by_version: dict[str, list[str]] = {}
+        for alias, v in aliases.items():
+            by_version.setdefault(str(v), []).append(alias)
+        rows = []
+        for mv in sorted(client.search_model_versions(f"name = '{self.name}'"), key=lambda m: int(m.version)):
+            run = client.get_run(mv.run_id)
+            rows.append({"version": str(mv.version), "aliases": ", ".join(sorted(by_version.get(str(mv.version), []))),
+                         "status": mv.tags.get("status", "registered"), "data_tag": mv.tags.get("data_tag", ""),
+                         "data_version": mv.tags.get("data_version", ""),
+                         "code_version": mv.tags.get("code_version", ""),
+                         "alpha": run.data.params.get("alpha"), "train_rows": run.data.params.get("train_rows"),
+                         "train_mae": run.data.metrics.get("train_mae"), "replaces": mv.tags.get("replaces", "")})
+        return pd.DataFrame(rows)
+
+
+def lineage_complete(table: pd.DataFrame) -> bool:
+    """True when every version that served (status "champion", "replaced" or "rolled back") names its data release,
+    data md5, code version, params, metrics and what it replaced."""
+    served = table[table["status"].isin(["champion", "replaced", "rolled back"])] if len(table) else table
+    needed = ["data_tag", "data_version", "code_version", "alpha", "train_rows", "train_mae", "replaces"]
+    return bool(len(served)) and bool(served[needed].notna().all().all()) and bool((served[needed] != "").all().all())
