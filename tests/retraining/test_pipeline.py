@@ -1,0 +1,60 @@
+import pytest
+
+from mlkit.course.store import Store
+from mlkit.retraining import pipeline as P
+from mlkit.retraining import stream
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One store, a year's retrains: first model, a better one, a worse one, three injected failures."""
+    home = tmp_path_factory.mktemp("home")
+    pl = P.RetrainingPipeline(Store(home), home / "06_retraining")
+    s = stream.load_stream()
+    recent = stream.labelled_at(s, 20, 7, 2)
+    out = {"first": pl.retrain(s[s.week < 8], None, "bike-w08"),
+           "better": pl.retrain(stream.labelled_at(s, 20, 7, 8), recent, "bike-w20"),
+           "worse": pl.retrain(s[s.week < 4], recent, "bike-w04")}
+    out["champion_before_failures"] = pl.champion()
+    for fault in P.FAILURES:
+        out[fault] = pl.retrain(stream.labelled_at(s, 24, 7, 8), stream.labelled_at(s, 24, 7, 2),
+                                f"bike-w24-{fault}", inject=fault)
+    out["champion_after_failures"] = pl.champion()
+    return pl, out
+
+
+def test_gate_promotes_better_and_blocks_worse(run):
+    pl, out = run
+    assert out["first"].status == "promoted" and out["first"].champion == "1"
+    assert out["better"].status == "promoted" and out["better"].decision.promote
+    assert out["worse"].status == "blocked" and out["worse"].stage == "gate"
+    assert out["champion_before_failures"] == out["better"].version
+
+
+def test_failures_leave_the_champion_and_raise_alerts(run):
+    pl, out = run
+    assert out["champion_after_failures"] == out["champion_before_failures"]
+    assert [out[f].stage for f in P.FAILURES] == ["validation", "training", "canary"]
+    assert all(out[f].status == "failed" for f in P.FAILURES)
+    assert [a["stage"] for a in pl.alerts] == ["validation", "training", "canary"]
+    assert (pl.workdir / "alerts.jsonl").read_text().count("\n") == 3
+    assert (pl.workdir / "quarantine" / "bike-w24-validation.parquet").exists()  # nothing lost
+    assert out["training"].release is not None  # the data release stays
+
+
+def test_lineage_and_rollback(run):
+    pl, out = run
+    table = pl.lineage()
+    assert P.lineage_complete(table)
+    row = table.set_index("version").loc[out["better"].version]
+    assert row["replaces"] == "1" and row["data_tag"] == "bike-w20" and len(row["data_version"]) == 32
+    assert pl.rollback() == "1" and pl.champion() == "1"
+    assert pl.load().alpha == 1.0
+    with pytest.raises(P.RetrainError, match="previous champion"):
+        pl.rollback()
+
+
+def test_bad_injection_name(run):
+    pl, _ = run
+    with pytest.raises(ValueError, match="inject"):
+        pl.retrain(stream.load_stream().head(48), None, "x", inject="meteor")
