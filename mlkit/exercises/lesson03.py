@@ -76,7 +76,8 @@ def _check_q1(ndcg_at_k) -> str:
     days = [rng.choice(len(y), 150, replace=False) for _ in range(3)]
     graded = rng.integers(0, 4, 120)  # graded relevance, e.g. 0-3 stars
     graded_scores = graded + rng.normal(0, 1.2, 120)
-    cases = [(y[d], log_odds[d], k) for d in days for k in (3, 10)] + [(graded, graded_scores, 10)]
+    jitter = rng.normal(0, 1e-6, len(y))  # near-copies of a message score the same: break the ties
+    cases = [(y[d], log_odds[d] + jitter[d], k) for d in days for k in (3, 10, 30)] + [(graded, graded_scores, 10)]
     for rel, scores, k in cases:
         want = ndcg_score([rel], [scores], k=k)
         try:
