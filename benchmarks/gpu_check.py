@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         try:
             report[name] = step()
-        except Exception:  # record and go on: one failing part should not hide the others
+        except Exception:  # noqa: BLE001 - record and go on: one failing part should not hide the others
             report["errors"].append(f"{name}: {traceback.format_exc(limit=3)}")
             print(report["errors"][-1], flush=True)
         (out_dir / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -233,7 +233,7 @@ def merge_sources(frames: dict[str, pd.DataFrame], ingested_at: datetime | None 
     """
     import pandas as pd
 
-    when = pd.Timestamp(ingested_at or datetime.now(timezone.utc))
+    when = pd.Timestamp(ingested_at or datetime.now(UTC))
     when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
     parts = []
     for source, frame in frames.items():

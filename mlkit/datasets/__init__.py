@@ -9,7 +9,7 @@ downloaded at run time.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ DATA_DIR = Path(__file__).resolve().parent
 _FIX = "Restore it with `git checkout -- mlkit/data` or rebuild it with `python scripts/extract_data.py`."
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected_checksums() -> dict[str, str]:
     sums = DATA_DIR / "CHECKSUMS"
     if not sums.exists():

@@ -146,7 +146,7 @@ async def _run(url: str, messages: Sequence[str], *, concurrency: int, duration:
                                         headers={"content-type": "application/json", "x-user": user}) as r:
                     await r.read()
                     status, version = r.status, r.headers.get("x-model-version", "")
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 status, version = 599, ""
             end = time.perf_counter()
             result.samples.append(Sample(start - t0, (end - start) * 1000, status, version, user))

@@ -112,7 +112,7 @@ class Router:
                 status = r.status
                 out = {"Content-Type": r.headers.get("Content-Type", "application/json"),
                        "x-model-version": r.headers.get("x-model-version", "")}
-        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, ClientError, OSError) as exc:
             status, out = 502, {"Content-Type": "application/json", "x-model-version": ""}
             data = json.dumps({"detail": f"backend {name} failed: {type(exc).__name__}: {exc}"}).encode()
         backend.record((time.perf_counter() - t0) * 1000, status >= 500)

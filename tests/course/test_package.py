@@ -48,7 +48,6 @@ def test_every_data_file_of_the_package_is_in_the_wheel():
     """A plain ``pip install .`` ships only the files pyproject's package-data names: every
     non-Python file tracked under mlkit/ must match one of its patterns."""
     import fnmatch
-
     import tomllib
 
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mlkit"]
