@@ -161,8 +161,8 @@ def _check_q2(threshold_for_recall) -> str:
                           f"{recall:.3f}. precision_recall_curve returns one more precision/recall value than "
                           "thresholds: drop the last (precision[:-1], recall[:-1]) before matching them.")
         if precision < p_best - 1e-9:
-            raise Mistake(f"For {min_recall:.0%} recall your threshold {got:.4f} gives precision {precision:.3f}, "
-                          f"but {t_best:.4f} keeps the recall and reaches {p_best:.3f}: among the thresholds with "
+            raise Mistake(f"For {min_recall:.0%} recall your threshold {got:.4f} gives precision {precision:.4f}, "
+                          f"but {t_best:.4f} keeps the recall and reaches {p_best:.4f}: among the thresholds with "
                           "enough recall, take the one with the highest precision.")
     return (f"Right for 80%, 90% and 95% recall: at 95% the best precision is {p_best:.3f} (threshold "
             f"{t_best:.3f}). The business states the recall it needs; the threshold follows.")

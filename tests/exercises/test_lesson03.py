@@ -85,12 +85,7 @@ def test_q1_mistakes():
 
 # --- q2 --------------------------------------------------------------------------------------------------
 def test_q2_mistakes():
-    def off_by_one(y, p, min_recall):
-        precision, recall, thresholds = skm.precision_recall_curve(y, p)
-        ok = np.flatnonzero(recall[1:] >= min_recall)  # shifted by one: recall of the next threshold
-        return float(thresholds[ok][np.argmax(precision[1:][ok])])
-
-    _expect(ex.q2, off_by_one, says="one more precision/recall")
+    _expect(ex.q2, lambda y, p, r: 0.99, says="gives recall")  # too strict: recall below the requirement
     _expect(ex.q2, lambda y, p, r: 0.0, says="highest precision")
     _expect(ex.q2, lambda y, p, r: (0.5, 0.9), says="not a tuple")
 
