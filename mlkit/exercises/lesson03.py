@@ -31,8 +31,7 @@ LESSON = "03_evaluation"
 def _scored():
     """Labels (1 = spam), P(spam) and log-odds of the course's SMS test split from TF-IDF +
     logistic regression, and the predictions of a second, weaker model (naive Bayes) on the same
-    messages. (Probabilities saturate at 1.0 and tie; the log-odds rank without ties.)"""
-    import numpy as np
+    messages. (Probabilities saturate at 1.0 and tie; q1 ranks by the log-odds.)"""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import MultinomialNB

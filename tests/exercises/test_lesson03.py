@@ -12,7 +12,8 @@ pytest.importorskip("fairlearn")
 from sklearn import metrics as skm  # noqa: E402
 
 from mlkit.evaluation import behaviour  # noqa: E402
-from mlkit.exercises import fixtures, lesson03 as ex  # noqa: E402
+from mlkit.exercises import fixtures  # noqa: E402
+from mlkit.exercises import lesson03 as ex  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
