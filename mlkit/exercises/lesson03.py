@@ -228,8 +228,8 @@ def _check_q3(compare) -> str:
                               f"the verdict is 'not significant', not {got['verdict']!r}: a winner by a hair is no winner.")
             raise Mistake(f"{name}: the interval [{got['low']:+.4f}, {got['high']:+.4f}] excludes 0; the verdict "
                           f"is {want!r}, not {got['verdict']!r}.")
-    return ("Right on three real comparisons: a clear winner either way, and a 'winner' by three messages "
-            "that you reported as not significant.")
+    return ("Right on three real comparisons, naive Bayes against logistic regression both ways and a 'winner' "
+            "by three messages: each verdict follows its interval, not the point estimate.")
 
 
 q3 = Question(
