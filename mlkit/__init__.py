@@ -11,8 +11,9 @@ Heavy libraries (torch, mlflow, great_expectations, ...) are imported inside the
 functions that use them.
 """
 
+from mlkit.course.config import VERSION
 from mlkit.course.results import report
 from mlkit.course.workspace import Workspace, setup
 
 __all__ = ["Workspace", "report", "setup", "__version__"]
-__version__ = "0.1.0"
+__version__ = VERSION

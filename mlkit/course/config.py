@@ -10,6 +10,8 @@ from pathlib import Path
 
 from mlkit.course.errors import MlkitError
 
+VERSION = "0.1.0"  # the package version (pyproject.toml reads it from here)
+
 HOME_ENV = "MLKIT_HOME"  # folder of the course store and every lesson's workspace
 FAST_ENV = "MLKIT_FAST"  # "1": lessons run their small, quick version
 STRICT_ENV = "MLKIT_STRICT"  # "1" (batch runs): exercise checks raise instead of only printing

@@ -19,7 +19,6 @@ what the store holds (:meth:`Store.summary`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlkit.course import config
 from mlkit.course.errors import MlkitError
+from mlkit.course.quiet import quiet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,33 +112,6 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 _LOCKS: dict[str, Any] = {}
-
-
-@contextlib.contextmanager
-def quiet() -> Any:
-    """Silence MLflow's and GX's INFO lines, progress bars and warnings, and what they print
-    to stderr, while the store works for a lesson (it prints its own one line)."""
-    import io
-    import logging
-    import warnings
-
-    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "great_expectations")]
-    levels = [lg.level for lg in loggers]
-    bar = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-        if bar is None:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-        else:
-            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = bar
 
 
 # ---------------------------------------------------------------- the store

@@ -478,7 +478,7 @@ class LivePanel(MainWidget):
     def _draw(self, records: list[dict[str, float]], title: str) -> None:
         from IPython.display import clear_output, display
 
-        from mlkit.training.tracking import curves_figure
+        from mlkit.training.plots import curves_figure
 
         with self.plot:
             clear_output(wait=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit.course.errors import MlkitError
+from mlkit.training.plots import confusion_figure, curves_figure  # noqa: F401 - logged as artifacts
 
 if TYPE_CHECKING:
     from mlkit.course.processes import BackgroundServer
@@ -82,7 +83,7 @@ def code_version(repo: str | os.PathLike | None = None) -> str:
     """The version of the course code: the git commit of the course folder (``+dirty`` when
     tracked files changed), else (no git checkout, e.g. after ``pip install .``) the package
     version, e.g. ``mlkit 0.1.0``. Logged beside the data version on every run (lesson 02)."""
-    import mlkit
+    from mlkit.course.config import VERSION
 
     try:
         if repo is None:
@@ -100,7 +101,7 @@ def code_version(repo: str | os.PathLike | None = None) -> str:
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         return commit + ("+dirty" if dirty else "")
     except (OSError, ValueError, subprocess.SubprocessError, MlkitError):
-        return f"mlkit {mlkit.__version__}"
+        return f"mlkit {VERSION}"
 
 
 def log_spam_model(pipeline: SpamPipeline, example: Any, name: str = "model") -> Any:
@@ -121,7 +122,7 @@ def log_spam_model(pipeline: SpamPipeline, example: Any, name: str = "model") ->
     example = example.numpy() if hasattr(example, "numpy") else example
     with torch.no_grad():
         output = model(torch.as_tensor(example)).numpy()
-    from mlkit.course.store import quiet
+    from mlkit.course.quiet import quiet
 
     with tempfile.TemporaryDirectory() as tmp, quiet():  # no progress bars while it saves the example
         files = [str(p) for p in pipeline.save(tmp)]
@@ -137,7 +138,7 @@ def load_spam_model(uri: str) -> SpamPipeline:
 
     import mlflow
 
-    from mlkit.course.store import quiet
+    from mlkit.course.quiet import quiet
     from mlkit.training.models import SpamPipeline
 
     with tempfile.TemporaryDirectory() as tmp, quiet():
@@ -198,36 +199,3 @@ def train_spam_run(spam: Split, fit_data: Any, val_data: Any, *, lr: float, hidd
     info = log_spam_model(models.SpamPipeline(spam.extra["vectorizer"], model), spam.X_test[:5])
     mlflow.set_tag("model_uri", info.model_uri)
     return run.info.run_id
-
-
-def curves_figure(records: list[dict[str, float]], title: str = "training curves") -> Any:
-    """Loss (and accuracy, when there) per epoch, from ``Trainer.history.records``."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    epochs = [r["epoch"] for r in records]
-    for key in ("train_loss", "val_loss"):
-        if any(key in r for r in records):
-            axes[0].plot(epochs, [r.get(key) for r in records], marker="o", label=key)
-    axes[0].set(xlabel="epoch", ylabel="loss")
-    axes[0].legend()
-    if any("val_accuracy" in r for r in records):
-        axes[1].plot(epochs, [r.get("val_accuracy") for r in records], marker="o", color="C2")
-    axes[1].set(xlabel="epoch", ylabel="validation accuracy")
-    fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def confusion_figure(y_true: Any, y_pred: Any, labels: list[str], title: str = "confusion matrix") -> Any:
-    """A confusion-matrix figure (counts; rows true, columns predicted)."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    fig, ax = plt.subplots(figsize=(3.6 if len(labels) <= 3 else 5.5,) * 2)
-    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, display_labels=labels, ax=ax, colorbar=False)
-    ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
