@@ -25,10 +25,11 @@ run: setup  ## execute every lesson with papermill (runs/latest/) and print the 
 run-fast: setup  ## the same in fast mode, two at a time
 	$(BIN)/mlkit run --fast -j $(JOBS) -o runs/fast
 
-browser: setup  ## install Chromium for the browser tests (Debian/Ubuntu, needs root or sudo)
+browser: setup  ## install Chromium (browser tests) and Prometheus (lesson 05) (Debian/Ubuntu, root or sudo)
 	bash scripts/install_browser.sh
 
-test: setup browser  ## the whole test suite: unit, notebooks, nbval, browser
+test: setup browser  ## the whole test suite: ruff, unit, notebooks, nbval, browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lab: setup  ## open JupyterLab at the course folder (notebooks/, exercises/, solutions/ one click away)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install the system Chromium that the browser tests (tests/browser/) drive with Playwright.
+# Install the system tools the tests need: Chromium, which the browser tests (tests/browser/)
+# drive with Playwright, and Prometheus with Alertmanager and promtool, which lesson 05 runs.
 #
-# Idempotent: does nothing when /usr/bin/chromium (or $MLKIT_CHROMIUM) is already there.
-# Installs Debian's `chromium` and `chromium-driver` with apt-get, as root or through sudo.
+# Idempotent: does nothing when they are already there (/usr/bin/chromium or $MLKIT_CHROMIUM,
+# prometheus). Installs Debian's `chromium`, `chromium-driver`, `prometheus` and
+# `prometheus-alertmanager` with apt-get, as root or through sudo.
 # Never downloads a Playwright browser (`playwright install` is not used).
 # When it cannot install (not root and no sudo, no apt-get, apt fails) it says why and exits 0:
 # the browser tests then skip with a clear reason instead of failing the whole test run.
@@ -10,15 +12,19 @@ set -u
 
 CHROMIUM="${MLKIT_CHROMIUM:-/usr/bin/chromium}"
 
-if [ -x "$CHROMIUM" ]; then
-    echo "install_browser: $CHROMIUM is present; nothing to do."
+PACKAGES=""
+[ -x "$CHROMIUM" ] || PACKAGES="chromium chromium-driver fonts-liberation"
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
+    || PACKAGES="$PACKAGES prometheus prometheus-alertmanager"
+if [ -z "$PACKAGES" ]; then
+    echo "install_browser: Chromium and Prometheus are present; nothing to do."
     exit 0
 fi
 
 skip() {
     echo "install_browser: $*" >&2
-    echo "install_browser: Chromium not installed; the browser tests (tests/browser/) will be skipped." >&2
-    echo "install_browser: to run them, install it yourself: sudo apt-get install -y chromium chromium-driver" >&2
+    echo "install_browser: not installed: $PACKAGES; the tests that need them are skipped (lesson 05 computes its Prometheus numbers in Python)." >&2
+    echo "install_browser: to run them, install them yourself: sudo apt-get install -y $PACKAGES" >&2
     exit 0
 }
 
@@ -33,13 +39,14 @@ else
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-echo "install_browser: installing chromium and chromium-driver with apt-get ..."
-if ! $SUDO apt-get install -y --no-install-recommends chromium chromium-driver fonts-liberation; then
+echo "install_browser: installing$( printf ' %s' $PACKAGES ) with apt-get ..."
+# shellcheck disable=SC2086 # the package list is meant to split into words
+if ! $SUDO apt-get install -y --no-install-recommends $PACKAGES; then
     # The package lists may be missing or stale (fresh container): refresh once and retry.
     $SUDO apt-get update -q || skip "apt-get update failed."
-    $SUDO apt-get install -y --no-install-recommends chromium chromium-driver fonts-liberation \
-        || skip "apt-get install chromium chromium-driver failed."
+    $SUDO apt-get install -y --no-install-recommends $PACKAGES || skip "apt-get install$( printf ' %s' $PACKAGES ) failed."
 fi
+command -v prometheus >/dev/null 2>&1 || skip "apt-get finished but prometheus is still missing."
 
 if [ -x "$CHROMIUM" ]; then
     echo "install_browser: installed $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")."
