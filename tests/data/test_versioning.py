@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import shutil
 
-import pandas as pd
 import pytest
 
-from mlkit import datasets
-from mlkit.data import ingest, pipeline, prep, validation, versioning
+from mlkit.data import versioning
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -96,68 +94,3 @@ def test_stages_ran_reads_repro_output():
            "Running stage 'featurize':")
     assert versioning.stages_ran(out) == ["ingest", "featurize"]
     assert versioning.stages_ran("Data and pipelines are up to date.") == []
-
-
-# --- the pipeline stages, run in-process ------------------------------------------------------
-PIPELINE = """\
-stages:
-  ingest:
-    cmd: python -m mlkit.data.pipeline ingest
-    deps: [landing]
-    params: [ingest.sources]
-    outs: [data/raw.parquet]
-  validate:
-    cmd: python -m mlkit.data.pipeline validate
-    deps: [data/raw.parquet, expectations.json]
-    outs: [data/validated.parquet]
-  featurize:
-    cmd: python -m mlkit.data.pipeline featurize
-    deps: [data/validated.parquet]
-    params: [featurize.dedup, featurize.min_chars]
-    outs: [data/features.parquet]
-"""
-
-
-@pytest.fixture
-def pipeline_dir(tmp_path, monkeypatch):
-    """A DVC repository whose dvc.yaml declares lesson 01's stages (they read their params through DVC)."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    repo = versioning.init_repo(tmp_path / "repo", tmp_path / "remote", echo=False)
-    sms = datasets.load_sms_spam().reset_index(names="id")
-    ingest.land({"file": sms.iloc[:300], "api": sms.iloc[300:600]}, repo / "landing")
-    suite = gx.ExpectationSuite(name="s", expectations=[
-        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
-        gxe.ExpectColumnValuesToNotBeNull(column="text")])
-    validation.save_suite(suite, repo / "expectations.json")
-    (repo / "dvc.yaml").write_text(PIPELINE)
-    (repo / "params.yaml").write_text("ingest:\n  sources: [file, api]\nfeaturize:\n  dedup: true\n  min_chars: 3\n")
-    monkeypatch.chdir(repo)
-    return repo
-
-
-def test_pipeline_stages_turn_landing_into_features(pipeline_dir):
-    for stage in ("ingest", "validate", "featurize"):
-        assert pipeline.main([stage]) == 0
-    raw = pd.read_parquet("data/raw.parquet")
-    feats = pd.read_parquet("data/features.parquet")
-    assert len(raw) == 600 and set(raw.source) == {"file", "api"}
-    assert list(feats.columns) == ["id", *prep.FEATURES, "is_spam"]
-    assert feats.id.is_unique and len(feats) < 600 and (feats.n_chars >= 3).all()
-    assert '"success": true' in (pipeline_dir / "reports" / "validation.json").read_text()
-
-
-def test_validate_stage_is_a_gate(pipeline_dir, capsys):
-    sms = datasets.load_sms_spam().reset_index(names="id").iloc[:50]
-    ingest.land({"file": sms.assign(label="promo")}, pipeline_dir / "landing")
-    (pipeline_dir / "landing" / "api.parquet").unlink()
-    assert pipeline.main(["ingest"]) == 0
-    assert pipeline.main(["validate"]) == 1
-    assert "Data validation failed" in capsys.readouterr().err
-    assert not (pipeline_dir / "data" / "validated.parquet").exists()
-    assert '"success": false' in (pipeline_dir / "reports" / "validation.json").read_text()
-
-
-def test_unknown_stage_shows_usage(capsys):
-    assert pipeline.main(["train"]) == 2 and "usage" in capsys.readouterr().err
