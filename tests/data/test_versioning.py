@@ -1,4 +1,4 @@
-"""mlkit.data.versioning and mlkit.data.pipeline: real git and dvc in a temporary repository."""
+"""mlkit.data.versioning: real git and dvc in a temporary repository."""
 
 from __future__ import annotations
 
