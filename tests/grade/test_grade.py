@@ -15,7 +15,7 @@ import pytest
 
 from mlkit import grade
 from mlkit.course.errors import MlkitError
-from mlkit.grade import collect, gradebook, sandbox
+from mlkit.grade import collect, gradebook
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASS = ROOT / "tests" / "fixtures" / "class"
@@ -112,8 +112,7 @@ def test_nothing_outside_the_sandbox_changes(graded):
     assert (CANARY / "canary.txt").read_text() == "keep me"
     assert not (CANARY / "pwned.txt").exists()
     assert class_unchanged, "grading modified the handed-in files"
-    if sandbox.isolation() == "namespaces":
-        assert heidi["cell_errors"] and heidi["status"] == "ran"
+    assert heidi["status"] == "ran"  # its deletes were refused (it catches the errors itself)
     assert set(_statuses(heidi).values()) == {"passed"}
 
 
@@ -136,7 +135,8 @@ def test_dask_gives_the_same_gradebook_as_jobs(tmp_path):
                                   dashboard_address=None) as cluster:
         by_dask = grade.grade_class(subset, out_dir=None, dask=cluster.scheduler_address, limits=LIMITS,
                                     progress=False)
-    cols = ["learner", "lesson", "question", "status", "message", "notebook_status"]
+    # messages may hold measured numbers (q2 times a model), so compare what each outcome is
+    cols = ["learner", "lesson", "question", "status", "notebook_status"]
     assert by_jobs.frame[cols].equals(by_dask.frame[cols])
 
 
