@@ -57,10 +57,7 @@ def summary(book: pd.DataFrame) -> pd.DataFrame:
 
 def pass_rate_figure(table: pd.DataFrame):
     """A bar chart of the pass rate per question."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, no backend switch: the notebook's inline display stays
 
     fig = Figure(figsize=(max(4, 0.6 * len(table) + 2), 3.2))
     ax = fig.subplots()
