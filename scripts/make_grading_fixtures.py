@@ -11,7 +11,7 @@ learner per folder; each covers one case the grader must survive:
     carol   lesson 00, first exercise only         -> partly correct
     dave    lesson 00, spam share as a percentage  -> a known mistake message
     erin    lesson 00, an endless loop first       -> timeout, the rest still graded
-    frank   lesson 00, allocates without end       -> memory limit, the rest still graded
+    frank   lesson 00, asks for a 300 GB matrix    -> memory limit, the rest still graded
     grace   lesson 00, kills its own kernel        -> kernel died
     heidi   lesson 00, deletes files outside       -> refused by the sandbox, answers graded
     ivan    lesson 00, not valid JSON              -> invalid notebook
@@ -29,7 +29,10 @@ L00, L01 = "00_lifecycle_overview", "01_data"
 CANARY = "/tmp/mlkit-grade-canary"  # the grading test puts a file here and checks it survives
 
 ENDLESS = "# I'll optimise this later\nwhile True:\n    pass\n"
-HOG = "hog = []\nwhile True:\n    hog.append(bytearray(100_000_000))\n"
+# One allocation far past the limit fails at once with MemoryError and holds nothing. A loop
+# that grows a list until the limit leaves the kernel with no memory to spare (IPython keeps
+# the traceback, and with it the list), and it then hangs: that is graded as a timeout.
+HOG = "import numpy as np\n\nsimilarity = np.zeros((200_000, 200_000))  # every message against every other\n"
 CRASH = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
 DELETE = (
     "import os, pathlib, shutil\n"

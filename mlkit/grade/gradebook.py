@@ -56,11 +56,10 @@ def summary(book: pd.DataFrame) -> pd.DataFrame:
 
 
 def pass_rate_figure(table: pd.DataFrame):
-    """A bar chart of the pass rate per question."""
-    from matplotlib.figure import Figure  # no pyplot, no backend switch: the notebook's inline display stays
+    """A bar chart of the pass rate per question (closed: ``display(fig)`` shows it once)."""
+    import matplotlib.pyplot as plt  # pyplot sets up the notebook's inline display of figures
 
-    fig = Figure(figsize=(max(4, 0.6 * len(table) + 2), 3.2))
-    ax = fig.subplots()
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(table) + 2), 3.2))
     labels = [f"{lesson[:2]} {q}" for lesson, q in zip(table.lesson, table.question)]
     ax.bar(labels, table.pass_rate, color="tab:green")
     ax.set_ylim(0, 1)
@@ -68,6 +67,7 @@ def pass_rate_figure(table: pd.DataFrame):
     ax.set_title("Pass rate per question")
     ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
+    plt.close(fig)
     return fig
 
 

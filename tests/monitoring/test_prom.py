@@ -43,6 +43,12 @@ def _children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def earlier_processes() -> set[int]:
+    """What was running before this module: other modules' session fixtures (JupyterLab, servers)."""
+    return {p.pid for p in _children()}
+
+
 def test_rules_pass_promtool(tmp_path):
     if prom.binary("promtool") is None:
         pytest.skip(prom.missing_message())
@@ -133,5 +139,6 @@ def test_alertmanager_routes_to_the_webhook(tmp_path):
         hook.stop()
 
 
-def test_no_process_left_behind():
-    assert _children() == [], [p.cmdline() for p in _children()]
+def test_no_process_left_behind(earlier_processes):
+    left = [p for p in _children() if p.pid not in earlier_processes]
+    assert left == [], [p.cmdline() for p in left]

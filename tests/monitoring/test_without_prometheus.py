@@ -38,6 +38,7 @@ def test_lesson_runs_without_prometheus(path_without_prometheus, tmp_path):
     from mlkit.monitoring import prom
 
     assert not prom.available()
+    before = {p.pid for p in psutil.Process().children(recursive=True)}  # other tests' session fixtures
     [res] = runner.run_notebooks([str(ROOT / "notebooks" / "05_monitoring.ipynb")], fast=True,
                                  output_dir=tmp_path / "runs", progress=False)
     assert res.passed, runner.format_summary([res])
@@ -47,5 +48,5 @@ def test_lesson_runs_without_prometheus(path_without_prometheus, tmp_path):
     text = nbformat.read(res.output, as_version=4)
     outputs = "".join(o.get("text", "") for c in text.cells for o in c.get("outputs", []))
     assert "sudo apt-get install -y prometheus prometheus-alertmanager" in outputs
-    left = [p.cmdline() for p in psutil.Process().children(recursive=True) if p.is_running()]
+    left = [p.cmdline() for p in psutil.Process().children(recursive=True) if p.is_running() and p.pid not in before]
     assert left == [], left
