@@ -1,0 +1,114 @@
+"""mlkit.exercises.lesson06: the reference answers pass; typical mistakes get specific feedback."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlkit.evaluation import stats
+from mlkit.exercises import lesson06 as ex
+from mlkit.exercises import quiz
+from mlkit.monitoring import drift
+from mlkit.retraining import gate
+
+
+def _expect(q, *answer, status="failed", says=""):
+    got, message = q.evaluate(*answer)
+    assert got == status, message
+    assert says in message, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def ref(solutions):
+    return solutions(ex.LESSON, "should_promote", "drift_policy", "rollback", stats=stats, gate=gate,
+                     drift=drift, seed=0)
+
+
+def test_module_contract():
+    assert ex.LESSON == "06_retraining"
+    assert [ex.q1, ex.q2, ex.q3] == ex.QUESTIONS
+    assert [q.id for q in quiz.questions("06_retraining")][:3] == [
+        "gate_interval", "drift_without_labels", "failure_keeps_champion"]
+
+
+# --- q1 ----------------------------------------------------------------------------------------
+def _gate(margin_rule="share", interval=True, fixed_margin=None, sign=-1, as_bool=True):
+    def should_promote(champion, challenger, recent, margin=0.02):
+        m = margin if fixed_margin is None else fixed_margin
+        y = recent["bikers"]
+        a = champion.predict(recent)
+        b = challenger.predict(recent)
+        diff = stats.paired_difference(gate.mae, y, a, b, n_boot=300)
+        need = {"share": -m * gate.mae(y, a), "absolute": -m, "none": 0.0}[margin_rule]
+        ok = (diff.estimate <= need if sign < 0 else diff.estimate >= -need) and (diff.high < 0 or not interval)
+        return bool(ok) if as_bool else diff
+
+    return should_promote
+
+
+def test_q1(ref):
+    _expect(ex.q1, ref["should_promote"], status="passed", says="blocks the reverse")
+    _expect(ex.q1, _gate(margin_rule="none"), says="only 1 % better")
+    _expect(ex.q1, _gate(margin_rule="absolute"), says="a share of the champion's MAE")
+    _expect(ex.q1, _gate(interval=False), says="reaches above zero")
+    _expect(ex.q1, _gate(fixed_margin=0.02), says="use the margin argument")
+    _expect(ex.q1, _gate(sign=+1), says="blocks a challenger trained on the last 8 labelled weeks")
+    _expect(ex.q1, lambda c, ch, r, margin=0.02: gate.mae(r.bikers, c.predict(r)) > 0, says="a worse challenger")
+    _expect(ex.q1, _gate(as_bool=False), says="return True or False")
+
+
+# --- q2 ----------------------------------------------------------------------------------------
+def _policy(threshold=1.0, reference=None, column=None, as_bool=True):
+    def drift_policy(ctx):
+        ref = ctx.reference if reference is None else reference
+        result = drift.DriftDetector(ref, column or ["temp", "hum"], method="wasserstein",
+                                     threshold=threshold).quick(ctx.last_week)
+        return result.drifted if as_bool else result
+
+    return drift_policy
+
+
+def test_q2(ref):
+    _expect(ex.q2, ref["drift_policy"], status="passed", says="retrains in 44 weeks")
+    winter = ex._year()[ex._year().week < 8]
+    _expect(ex.q2, _policy(reference=winter), says="not a fixed sample")
+    _expect(ex.q2, _policy(threshold=0.1), says="nearly a weekly schedule")
+    _expect(ex.q2, lambda ctx: True, says="nearly a weekly schedule")
+    _expect(ex.q2, _policy(threshold=50), says="no better than never")
+    _expect(ex.q2, _policy(threshold=3.0), says="worse than retraining blindly every 4 weeks")
+    _expect(ex.q2, _policy(column=["bikers"]), says="labels arrive a week later")
+    _expect(ex.q2, _policy(as_bool=False), says="return True or False")
+
+
+# --- q3 ----------------------------------------------------------------------------------------
+def _previous(client, name):
+    return client.get_model_version_by_alias(name, "champion").tags["replaces"]
+
+
+def test_q3(ref):
+    _expect(ex.q3, ref["rollback"], status="passed", says="every version is kept")
+
+    def delete(client, name):
+        current = client.get_model_version_by_alias(name, "champion")
+        previous = current.tags["replaces"]
+        client.set_registered_model_alias(name, "champion", previous)
+        client.delete_model_version(name, current.version)
+        return previous
+
+    _expect(ex.q3, delete, says="deletes nothing")
+
+    def minus_one(client, name):
+        previous = str(int(client.get_model_version_by_alias(name, "champion").version) - 1)
+        client.set_registered_model_alias(name, "champion", previous)
+        return previous
+
+    _expect(ex.q3, minus_one, says="the gate blocked it")
+    _expect(ex.q3, lambda client, name: _previous(client, name), says="still points at version 3")
+
+    def falls_back(client, name):
+        previous = _previous(client, name)
+        previous = "2" if previous == "-" else previous
+        client.set_registered_model_alias(name, "champion", previous)
+        return previous
+
+    _expect(ex.q3, falls_back, says="replaced nothing")
