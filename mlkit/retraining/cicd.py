@@ -1,10 +1,10 @@
 """Lesson 06: CI/CD for ML. The retraining pipeline as a ``dvc.yaml`` and a GitHub Actions
 workflow that runs it and the promotion gate, generated into a workspace and checked for structure.
 
-The stages name ``python -m mlkit.retraining.steps <step>`` commands: the command-line entry a
-project would ship for its CI. The course does not ship that module yet; the files are
-generated to be read and checked for structure (:func:`check`), and the lesson runs the same
-steps in-process through :class:`mlkit.retraining.pipeline.RetrainingPipeline`.
+The stages name ``python -m mlkit.retraining.steps <step>`` commands (:mod:`mlkit.retraining.steps`,
+the command-line entry a project ships for its CI). The lesson generates the files, checks their
+structure (:func:`check`) and runs the same steps in-process through
+:class:`mlkit.retraining.pipeline.RetrainingPipeline`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ STAGES = {
               "deps": ["data/bike.parquet", "reports/validation.json"], "params": ["alpha"],
               "outs": ["models/challenger.json"], "metrics": [{"reports/train.json": {"cache": False}}]},
     "gate": {"cmd": "python -m mlkit.retraining.steps gate models/challenger.json --margin ${margin}",
-             "deps": ["models/challenger.json", "data/recent.parquet"], "params": ["margin"],
+             "deps": ["models/challenger.json", "models/champion.json", "data/recent.parquet"], "params": ["margin"],
              "metrics": [{"reports/gate.json": {"cache": False}}]},
 }
 JOBS = ("retrain", "gate")
