@@ -42,10 +42,28 @@ class Output(str):
         pass
 
 
+# DVC's hints, each a header line and its tab-indented command lines: the lesson runs the
+# git commands itself, so the hint only repeats (or contradicts) what the learner sees next.
+_HINTS = ("To track the changes with git, run:", "To enable auto staging, run:",
+          "Use `dvc push` to send your updates to remote storage.")
+
+
 def _tidy(text: str) -> str:
-    """Terminal output without colour codes and progress spinners."""
+    """Terminal output without colour codes, progress spinners and DVC's hints."""
     lines = (_ANSI.sub("", line).rstrip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line and line[0] not in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏").strip()
+    kept: list[str] = []
+    in_hint = False
+    for line in lines:
+        if not line or line[0] in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏":
+            continue
+        if line.startswith(_HINTS):
+            in_hint = True
+            continue
+        if in_hint and line.startswith("\t"):
+            continue
+        in_hint = False
+        kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def sh(command: str | Sequence[str], cwd: str | os.PathLike, *, echo: bool = True, check: bool = True,
