@@ -87,11 +87,12 @@ class TempMlflow:
     are put back, MLflow's log level (quiet inside) too, every environment variable is exactly as before (MLflow mirrors its
     settings into ``MLFLOW_*`` variables; a check may set others), and the folder is removed.
 
-    Only public MLflow calls are used. The store is switched through the environment
-    (``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_ID``), so restoring the environment
-    restores MLflow; where the learner's code set a URI or an experiment (which MLflow then
-    prefers to the environment), the setter is called for the check and again with the
-    learner's value afterwards.
+    The store is switched through the environment (``MLFLOW_TRACKING_URI``,
+    ``MLFLOW_EXPERIMENT_ID``), so restoring the environment restores MLflow; where the
+    learner's code set a URI (which MLflow then prefers to the environment), the setter is
+    called for the check and again with the learner's value afterwards. An experiment the
+    learner set in code is swapped in MLflow's module global, never through
+    ``mlflow.set_experiment``, which would open the learner's store.
     """
 
     def __init__(self, tag: str = "check") -> None:
@@ -113,7 +114,7 @@ class TempMlflow:
         self._log_level = logging.getLogger("mlflow").level  # quiet: no "Creating initial MLflow database tables"
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         self._set_tracking = self._set_registry = None  # the values to set back, if a setter was needed
-        self._experiment = os.environ.get(_EXPERIMENT)
+        self._experiment = _active_experiment()  # set in code by the learner (None: from the environment)
         self.folder = Path(tempfile.mkdtemp(prefix=f"mlkit-mlflow-{self.tag}-"))
         try:
             before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
@@ -138,10 +139,9 @@ class TempMlflow:
 
         artifacts = (self.folder / "artifacts" / name).as_uri()
         exp_id = mlflow.MlflowClient(self.uri).create_experiment(name, artifact_location=artifacts)
-        if self._experiment is None:
-            os.environ[_EXPERIMENT] = exp_id
-        else:
-            mlflow.set_experiment(experiment_id=exp_id)
+        os.environ[_EXPERIMENT] = exp_id
+        if self._experiment is not None:  # MLflow prefers the one set in code to the environment
+            _active_experiment(exp_id)
         self.experiment_id = exp_id
         return exp_id
 
@@ -158,15 +158,22 @@ class TempMlflow:
                 if self._set_registry is not None:
                     mlflow.set_registry_uri(self._set_registry)
                 _restore_environ(self._environ)
-                if self._experiment is not None:
-                    try:
-                        mlflow.set_experiment(experiment_id=self._experiment)
-                    except Exception:  # noqa: BLE001 - the learner's experiment is gone: leave it to them
-                        pass
-                    _restore_environ(self._environ)
+                _active_experiment(self._experiment)  # without a call to the learner's store
             finally:
                 logging.getLogger("mlflow").setLevel(self._log_level)
                 shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _active_experiment(*set_to: str | None) -> str | None:
+    """The experiment id the learner's code made active (``mlflow.set_experiment``), or None;
+    with an argument, set it. MLflow keeps it in one module global and has no public getter,
+    and its setter looks the experiment up in the current store: for the learner's store, the
+    check must not even open it (a sqlite URI creates the file)."""
+    from mlflow.tracking import fluent
+
+    if set_to:
+        fluent._active_experiment_id = set_to[0]
+    return getattr(fluent, "_active_experiment_id", None)
 
 
 def _restore_environ(saved: dict[str, str]) -> None:
