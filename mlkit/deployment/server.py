@@ -54,7 +54,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -429,42 +429,19 @@ def _error(request_id: str, endpoint: str, texts: list[str], t0: float, threshol
                         headers={"x-model-version": state.version})
 
 
-@app.post("/predict", response_model=PredictResponse)
-async def predict(req: PredictRequest, request: Request) -> Response:
-    """Score one message."""
+async def _score(request: Request, endpoint: str, texts: list[str], threshold: float,
+                 body: Callable[[str, list[dict]], dict]) -> Response:
+    """The one request path of both endpoints: faults, model, metrics, inference log, response."""
     t0 = time.perf_counter()
     if not state.ready:
         return _not_ready()
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     try:
         await _faults()
-        proba, nnz, hits = await state.predict([req.text])
+        proba, nnz, hits = await state.predict(texts)
     except _Injected:
-        return _error(request_id, "predict", [req.text], t0, req.threshold)
-    p = proba[0]
-    body = {"label": "spam" if p >= req.threshold else "ham", "spam_probability": p,
-            "request_id": request_id, "model_version": state.version}
-    seconds = time.perf_counter() - t0
-    state.requests.labels(state.version, "ok").inc()
-    state.latency.labels(state.version).observe(seconds)
-    state.predictions.labels(state.version, body["label"]).inc()
-    state.write_log(request_id, "predict", "ok", seconds * 1000, [req.text], proba, nnz, hits, req.threshold)
-    return Response(orjson.dumps(body), media_type="application/json", headers={"x-model-version": state.version})
-
-
-@app.post("/predict/batch", response_model=BatchResponse)
-async def predict_batch(req: BatchRequest, request: Request) -> Response:
-    """Score a batch of messages (one model call)."""
-    t0 = time.perf_counter()
-    if not state.ready:
-        return _not_ready()
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    try:
-        await _faults()
-        proba, nnz, hits = await state.predict(req.messages)
-    except _Injected:
-        return _error(request_id, "batch", req.messages, t0, req.threshold)
-    preds = [{"label": "spam" if p >= req.threshold else "ham", "spam_probability": p} for p in proba]
+        return _error(request_id, endpoint, texts, t0, threshold)
+    preds = [{"label": "spam" if p >= threshold else "ham", "spam_probability": p} for p in proba]
     seconds = time.perf_counter() - t0
     state.requests.labels(state.version, "ok").inc()
     state.latency.labels(state.version).observe(seconds)
@@ -472,9 +449,23 @@ async def predict_batch(req: BatchRequest, request: Request) -> Response:
         n = sum(p["label"] == label for p in preds)
         if n:
             state.predictions.labels(state.version, label).inc(n)
-    state.write_log(request_id, "batch", "ok", seconds * 1000, req.messages, proba, nnz, hits, req.threshold)
-    body = {"request_id": request_id, "model_version": state.version, "predictions": preds}
-    return Response(orjson.dumps(body), media_type="application/json", headers={"x-model-version": state.version})
+    state.write_log(request_id, endpoint, "ok", seconds * 1000, texts, proba, nnz, hits, threshold)
+    return Response(orjson.dumps(body(request_id, preds)), media_type="application/json",
+                    headers={"x-model-version": state.version})
+
+
+@app.post("/predict", response_model=PredictResponse)
+async def predict(req: PredictRequest, request: Request) -> Response:
+    """Score one message."""
+    return await _score(request, "predict", [req.text], req.threshold, lambda request_id, preds: {
+        **preds[0], "request_id": request_id, "model_version": state.version})
+
+
+@app.post("/predict/batch", response_model=BatchResponse)
+async def predict_batch(req: BatchRequest, request: Request) -> Response:
+    """Score a batch of messages (one model call)."""
+    return await _score(request, "batch", req.messages, req.threshold, lambda request_id, preds: {
+        "request_id": request_id, "model_version": state.version, "predictions": preds})
 
 
 @app.get("/health/live")
