@@ -48,6 +48,14 @@ def _gate(margin_rule="share", interval=True, fixed_margin=None, sign=-1, as_boo
 
 def test_q1(ref):
     _expect(ex.q1, ref["should_promote"], status="passed", says="blocks the reverse")
+
+    def hides_labels(champion, challenger, recent, margin=0.02):  # a careful learner: models never see labels
+        X, y = recent.drop(columns=["bikers"]), recent["bikers"]
+        a, b = champion.predict(X), challenger.predict(X)
+        diff = stats.paired_difference(gate.mae, y, a, b, n_boot=300)
+        return bool(diff.estimate <= -margin * gate.mae(y, a) and diff.high < 0)
+
+    _expect(ex.q1, hides_labels, status="passed")
     _expect(ex.q1, _gate(margin_rule="none"), says="only 1 % better")
     _expect(ex.q1, _gate(margin_rule="absolute"), says="a share of the champion's MAE")
     _expect(ex.q1, _gate(interval=False), says="reaches above zero")
