@@ -7,7 +7,7 @@
 Areas: set-up (uv against pip), course time (each notebook, fast and full, against its
 budget), import cost (`import mlkit` and each lesson's set-up cell), training (Trainer
 against a plain PyTorch loop), serving (bare FastAPI, the course's server, the router),
-monitoring (drift report time by rows) and the test suite by part. Each area repeats its
+monitoring (drift report time by rows), grading throughput and the test suite by part. Each area repeats its
 measurement, keeps the median and the spread (min-max), and saves JSON under
 benchmarks/results/; RESULTS.md is rebuilt from every JSON there, so one area can be rerun
 alone. Timings are never asserted by the test suite; this script reports met / not met.
@@ -186,10 +186,10 @@ def bench_tests(smoke: bool) -> dict:
     """`make test` by part: unit, notebooks through the runner, nbval, browser (one run each)."""
     pytest = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     parts = {
-        "unit": [*pytest, "tests", "--ignore=tests/browser", "--deselect", "tests/course/test_notebooks.py",
+        "unit": [*pytest, "tests", "--ignore=tests/browser", "--ignore=tests/course/test_notebooks.py",
                  "-o", "testpaths=tests"],
         "notebooks (runner)": [*pytest, "tests/course/test_notebooks.py"],
-        "nbval": [*pytest, "notebooks", "--nbval-lax"],
+        "nbval (solutions)": [*pytest, "solutions", "--nbval-lax"],
         "browser": [*pytest, "tests/browser"],
         "ruff": [str(Path(PY).parent / "ruff"), "check", "."],
     }
@@ -198,9 +198,28 @@ def bench_tests(smoke: bool) -> dict:
     return {name: timed(cmd, 1, cwd=ROOT, stdout=subprocess.DEVNULL) for name, cmd in parts.items()}
 
 
+def bench_grading(smoke: bool) -> dict:
+    """`mlkit grade` on the fixture class's well-behaved submissions (solved, untouched, partly
+    solved, wrong), with -j 1 and -j 2: submissions graded per minute."""
+    class_dir = ROOT / "tests" / "fixtures" / "class"
+    subs = sorted(p for who in ("alice", "bob", "carol", "dave") for p in (class_dir / who).glob("*.ipynb"))
+    subs = subs[:1] if smoke else subs
+    out: dict = {"submissions": len(subs)}
+    for jobs in (1,) if smoke else (1, 2):
+        times = []
+        for _ in range(1 if smoke else 2):
+            with tempfile.TemporaryDirectory() as grades:
+                start = time.perf_counter()
+                subprocess.run([str(Path(PY).parent / "mlkit"), "grade", *map(str, subs), "-j", str(jobs),
+                                "-o", grades], check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+                times.append(time.perf_counter() - start)
+        out[f"j{jobs}"] = {**spread(times), "per_minute": 60 * len(subs) / statistics.median(times)}
+    return out
+
+
 AREAS: dict[str, Callable[[bool], dict]] = {
     "setup": bench_setup, "course": bench_course, "import": bench_import, "training": bench_training,
-    "serving": bench_serving, "monitoring": bench_monitoring, "tests": bench_tests,
+    "serving": bench_serving, "monitoring": bench_monitoring, "grading": bench_grading, "tests": bench_tests,
 }
 
 
@@ -277,7 +296,14 @@ def _tests_md(d: dict) -> list[str]:
     return rows
 
 
-RENDER = {"setup": _setup_md, "course": _course_md, "import": _import_md, "training": _training_md,
+def _grading_md(d: dict) -> list[str]:
+    rows = [f"`mlkit grade` on {d['submissions']} well-behaved fixture submissions, each in its own sandbox.", "",
+            "| jobs | wall time | submissions per minute |", "|---|---|---|"]
+    rows += [f"| -j {k[1:]} | {fmt(v)} | {v['per_minute']:.1f} |" for k, v in d.items() if k.startswith("j")]
+    return rows
+
+
+RENDER = {"grading": _grading_md, "setup": _setup_md, "course": _course_md, "import": _import_md, "training": _training_md,
           "serving": _generic_table, "monitoring": _generic_table, "tests": _tests_md}
 
 

@@ -37,6 +37,7 @@ def test_render_marks_budgets_met_and_not_met():
         "training": {"results": [{"workload": "w", "plain_samples_per_s": 100.0, "trainer_samples_per_s": 90.0,
                                   "ratio": 0.9}], "device": "cpu", "repeats": 3},
         "tests": {"unit": s(100.0), "browser": s(200.0)},
+        "grading": {"submissions": 6, "j1": {**s(60.0), "per_minute": 6.0}, "j2": {**s(40.0), "per_minute": 9.0}},
     }
     text = run_all.render(results)
     assert "| uv (scripts/install.py) | 12.0 s" in text and "12.5 times faster" in text
@@ -44,3 +45,4 @@ def test_render_marks_budgets_met_and_not_met():
     assert "| 07_capstone_spam | 80.0 s (80.0-80.0, n=3) | 90 s | met |" in text  # the capstone's own budget
     assert "0.900 | >= 0.95 | **not met**" in text
     assert "| **total** | 300 s" in text
+    assert "| -j 2 | 40.0 s (40.0-40.0, n=3) | 9.0 |" in text

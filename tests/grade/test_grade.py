@@ -127,17 +127,21 @@ def test_gradebook_files(graded):
     assert "a percentage" in next(feedback).read_text()
 
 
-def test_dask_gives_the_same_gradebook_as_jobs(tmp_path):
+def test_dask_gives_the_same_gradebook_as_jobs(graded):
     distributed = pytest.importorskip("distributed")
-    subset = [CLASS / who / "00_lifecycle_overview.ipynb" for who in ("alice", "bob", "dave", "ivan")]
-    by_jobs = grade.grade_class(subset, jobs=2, out_dir=None, limits=LIMITS, progress=False)
+    who = ("alice", "bob", "dave", "ivan")
+    subset = [CLASS / learner / "00_lifecycle_overview.ipynb" for learner in who]
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         by_dask = grade.grade_class(subset, out_dir=None, dask=cluster.scheduler_address, limits=LIMITS,
                                     progress=False)
     # messages may hold measured numbers (q2 times a model), so compare what each outcome is
     cols = ["learner", "lesson", "question", "status", "notebook_status"]
-    assert by_jobs.frame[cols].equals(by_dask.frame[cols])
+    by_jobs = graded[0].frame  # the same notebooks, graded with -j 2 by the fixture
+    by_jobs = by_jobs[by_jobs.learner.isin(who) & (by_jobs.lesson == "00_lifecycle_overview")]
+    sort = ["learner", "question"]
+    assert by_jobs[cols].sort_values(sort).reset_index(drop=True).equals(
+        by_dask.frame[cols].sort_values(sort).reset_index(drop=True))
 
 
 def test_cli_grades_a_broken_notebook_and_writes_the_gradebook(tmp_path, capsys):
