@@ -43,7 +43,9 @@ def _check_q1(train_tracked) -> str:
 
     data = _spam()
     with fixtures.temp_mlflow("q1"):
-        run_id = train_tracked(data.X_train[:800], data.y_train[:800], 0.01, 3)
+        X, y = data.X_train[:800], data.y_train[:800]
+        X_val, y_val = data.X_train[800:1200], data.y_train[800:1200]  # messages it never trains on
+        run_id = train_tracked(X, y, X_val, y_val, 0.01, 3)
         if mlflow.active_run() is not None:
             raise Mistake("A run is still active after train_tracked returned: use `with mlflow.start_run() as run:`.")
         if not isinstance(run_id, str):
@@ -73,13 +75,16 @@ def _check_q1(train_tracked) -> str:
         if not all(_is_number(v) for v in values) or values[-1] >= values[0]:
             raise Mistake(f"The logged losses {[round(v, 4) for v in values]} do not go down: log the epoch's "
                           "training loss (a float, loss.item()), after the optimizer steps.")
-        if "accuracy" not in run.data.metrics:
-            raise Mistake("Log the final training accuracy too: mlflow.log_metric('accuracy', ...).")
-        if not 0.5 <= run.data.metrics["accuracy"] <= 1.0:
-            raise Mistake(f"accuracy is {run.data.metrics['accuracy']}: a fraction between 0 and 1 of the "
-                          "training rows predicted right.")
+        metrics = run.data.metrics
+        if "val_f1" not in metrics:
+            train_only = " (it has 'accuracy': on the training data it measures memory)" if "accuracy" in metrics else ""
+            raise Mistake(f"Log the F1 on the validation data at the end{train_only}: "
+                          "mlflow.log_metric('val_f1', f1_score(y_val, model(X_val).argmax(1))).")
+        if not _is_number(metrics["val_f1"]) or not 0.3 <= metrics["val_f1"] <= 1.0:
+            raise Mistake(f"val_f1 is {metrics['val_f1']}: F1 on spam of (X_val, y_val) is a fraction between 0 "
+                          "and 1 (here above 0.3); score the trained model on X_val, not on X.")
     return (f"One run, 2 parameters, a loss curve of 3 points ({values[0]:.3f} -> {values[-1]:.3f}) and the "
-            "accuracy: every later comparison of runs starts from this.")
+            f"validation F1 ({metrics['val_f1']:.3f}): every later comparison of runs starts from this.")
 
 
 q1 = Question(
@@ -88,8 +93,8 @@ q1 = Question(
         "Wrap the whole loop in `with mlflow.start_run() as run:` and return run.info.run_id.",
         "Before the loop: mlflow.log_params({'lr': lr, 'epochs': epochs}). At the end of each epoch: "
         "mlflow.log_metric('loss', epoch_loss, step=epoch).",
-        "After the loop: accuracy = (model(X).argmax(1) == y).float().mean().item(); "
-        "mlflow.log_metric('accuracy', accuracy).",
+        "After the loop, on the validation data: y_pred = model(X_val).argmax(1) (under torch.no_grad()); "
+        "mlflow.log_metric('val_f1', f1_score(y_val, y_pred)) with sklearn.metrics.f1_score.",
     ],
 )
 

@@ -27,8 +27,8 @@ def _expect(q, answer, status="failed", says=""):
 
 
 # --- q1 ----------------------------------------------------------------------------------------
-def _tracked(log_params=True, log_steps=True, log_accuracy=True, end_run=True):
-    def train_tracked(X, y, lr, epochs):
+def _tracked(log_params=True, log_steps=True, log_val=True, end_run=True, on_train=False):
+    def train_tracked(X, y, X_val, y_val, lr, epochs):
         run = mlflow.start_run()
         if log_params:
             mlflow.log_params({"lr": lr, "epochs": epochs})
@@ -41,8 +41,13 @@ def _tracked(log_params=True, log_steps=True, log_accuracy=True, end_run=True):
             loss.backward()
             opt.step()
             mlflow.log_metric("loss", loss.item(), step=epoch if log_steps else 0)
-        if log_accuracy:
+        if on_train:
             mlflow.log_metric("accuracy", (model(X).argmax(1) == y).float().mean().item())
+        if log_val:
+            from sklearn.metrics import f1_score
+
+            with torch.no_grad():
+                mlflow.log_metric("val_f1", f1_score(y_val.numpy(), model(X_val).argmax(1).numpy()))
         if end_run:
             mlflow.end_run()
         return run.info.run_id
@@ -64,9 +69,10 @@ def test_q1_reference_passes_and_leaves_the_learner_store_alone(tmp_path, monkey
 def test_q1_mistakes():
     _expect(ex.q1, _tracked(log_params=False), says="no parameter 'lr'")
     _expect(ex.q1, _tracked(log_steps=False), says="step")
-    _expect(ex.q1, _tracked(log_accuracy=False), says="accuracy")
+    _expect(ex.q1, _tracked(log_val=False), says="val_f1")
+    _expect(ex.q1, _tracked(log_val=False, on_train=True), says="on the training data")
     _expect(ex.q1, _tracked(end_run=False), says="still active")
-    _expect(ex.q1, lambda X, y, lr, epochs: None, says="run's id")
+    _expect(ex.q1, lambda X, y, X_val, y_val, lr, epochs: None, says="run's id")
 
 
 # --- q2 ----------------------------------------------------------------------------------------
