@@ -174,8 +174,9 @@ def _empty_store() -> Path:
     if not path.exists():
         with scratch("mlkit-mlflow-empty-") as folder:
             db = folder / "mlflow.db"
-            mlflow.MlflowClient(f"sqlite:///{db}").search_experiments()  # creates every table
-            mlflow.MlflowClient(registry_uri=f"sqlite:///{db}").search_registered_models()
+            client = mlflow.MlflowClient(f"sqlite:///{db}", registry_uri=f"sqlite:///{db}")  # both: never the default
+            client.search_experiments()  # creates every table
+            client.search_registered_models()
             os.replace(shutil.copyfile(db, folder / "done.db"), path)  # atomic: never half a file
     return path
 
