@@ -298,7 +298,9 @@ class RetrainingPipeline:
         """One retrain on ``frame``, gated on ``recent`` labelled rows (None: promote the first model).
 
         ``inject`` ("validation", "training" or "canary") breaks that step on purpose, to show
-        that the champion survives it. ``canary(model)`` raises when the challenger misbehaves.
+        that the champion survives it. ``canary(model)`` raises when the challenger misbehaves; with
+        ``inject="canary"`` it is called as ``canary(model, fault="errors")`` (lesson 06 passes one
+        that runs :func:`mlkit.retraining.canary.router_canary`, where the fault is real).
         """
         import mlflow
 
@@ -336,10 +338,10 @@ class RetrainingPipeline:
                         self._client().set_model_version_tag(self.name, version, "status", "blocked by gate")
                         return Outcome("blocked", stage, before, version, decision, release=release)
                 stage = "canary"
-                if inject == "canary":
+                if inject == "canary" and canary is None:
                     raise RetrainError("canary: 12% of requests to the challenger failed (injected)")
-                if canary is not None:
-                    canary(model)
+                if canary is not None:  # injected: the challenger's server fails (canary.router_canary's fault)
+                    canary(model, **({"fault": "errors"} if inject == "canary" else {}))
                 self.promote(version)
                 return Outcome("promoted", "promotion", version, version, decision, release=release)
         except Exception as exc:  # noqa: BLE001 - any failure: the champion keeps serving, an alert is raised
