@@ -54,7 +54,6 @@ def reference_precision_at_recall(y_true: Any, proba: Any, required_recall: floa
 
 
 def _check_q1(precision_at_recall) -> str:
-    import numpy as np
 
     y, proba = _scores()
     spam_share = float(y.mean())

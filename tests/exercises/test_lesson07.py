@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlkit.exercises import lesson07 as ex
 from mlkit.evaluation import metrics
+from mlkit.exercises import lesson07 as ex
 from mlkit.exercises import quiz
 from mlkit.monitoring import drift
 
