@@ -387,7 +387,26 @@ class Store:
                                                   "code version", "MLflow run", "test F1"]))
         else:
             lines.append("models: none registered yet (run lesson 02)")
+        for name in self.model_names():  # what later lessons register (lesson 06's bike model, the capstone)
+            if name == MODEL_NAME:
+                continue
+            table = [[f"{name} v{m['version']}", ", ".join(m["aliases"]) or "-", m["data_version"] or "-",
+                      m["code_version"] or "-", m["run_id"]] for m in self.models(name)]
+            lines += ["", tabulate(table, headers=["model version", "aliases", "data (DVC md5)", "code version",
+                                                   "MLflow run"])]
+        from mlkit.data import versioning
+
+        for repo in sorted(p for p in self.root.glob("*-data") if (p / ".git").is_dir()):
+            tags = versioning.sh(["git", "tag", "--list", "--sort=creatordate"], repo, echo=False).split()
+            lines += ["", f"data releases in {repo.name}/ (git + DVC): {', '.join(tags) or 'none yet'}"]
         return "\n".join(lines)
+
+    def model_names(self) -> list[str]:
+        """Every model name in the registry (lesson 02's first)."""
+        if not self.db_path.exists():
+            return []
+        names = sorted(m.name for m in self._client().search_registered_models())
+        return sorted(names, key=lambda n: n != MODEL_NAME)
 
 
 # ---------------------------------------------------------------- builders (what lessons 01/02 do)

@@ -165,3 +165,23 @@ def test_two_lessons_asking_at_once_build_data_v1_once(tmp_path):
     assert sum("building" in " ".join(ls) or "built it" in " ".join(ls) for ls in lines) == 1
     assert lines[0][-1] == lines[1][-1]
     assert cstore.Store(tmp_path).tags() == ["v1"]
+
+
+def test_mlkit_store_lists_every_registered_model_and_data_repository(tmp_path, capsys):
+    store = cstore.Store(tmp_path)  # the course home: the store is tmp_path/store
+    client = store._client()
+    run = client.create_run(client.create_experiment("bike"))
+    client.create_registered_model("bike-demand")
+    mv = client.create_model_version("bike-demand", source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id,
+                                     tags={"data_version": "abc123", "code_version": "0.3.0"})
+    client.set_registered_model_alias("bike-demand", "champion", mv.version)
+    repo = store.root / "bike-data"
+    repo.mkdir()
+    for cmd in (["init", "-q"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "w1"],
+                ["tag", "w1"]):
+        subprocess.run(["git", *cmd], cwd=repo, check=True)
+    assert cli.main(["store", "--home", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("bike-demand v1 "))
+    assert "champion" in line and "abc123" in line and run.info.run_id in line
+    assert "data releases in bike-data/ (git + DVC): w1" in out
