@@ -375,7 +375,7 @@ class Store:
                 table.append([r.tag, r.md5, len(df), int((df.split == "train").sum()), int((df.split == "test").sum())])
             lines.append(tabulate(table, headers=["data release", "DVC md5", "messages", "train", "test"]))
         else:
-            lines.append("data releases: none yet (run lesson 01)")
+            lines.append("SMS data releases: none yet (run lesson 01)")
         lines.append("")
         tag_of = {r.md5: r.tag for r in releases}
         models = self.models()
@@ -386,7 +386,7 @@ class Store:
             lines.append(tabulate(table, headers=["model version", "aliases", "data (DVC md5, release)",
                                                   "code version", "MLflow run", "test F1"]))
         else:
-            lines.append("models: none registered yet (run lesson 02)")
+            lines.append("spam-classifier: none registered yet (run lesson 02)")
         for name in self.model_names():  # what later lessons register (lesson 06's bike model, the capstone)
             if name == MODEL_NAME:
                 continue
