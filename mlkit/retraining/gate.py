@@ -66,5 +66,5 @@ def decide(y_true: Any, champion_pred: Any, challenger_pred: Any, *, margin: flo
                    f"{'meets' if better else 'misses'} the margin ({need:+.1f})")
     sure = diff.high < 0
     reasons.append(f"{level:.0%} interval of the difference [{diff.low:+.1f}, {diff.high:+.1f}] "
-                   f"{'is below 0' if sure else 'reaches 0 or above'}")
+                   f"{'is below 0' if sure else 'lies above 0' if diff.low > 0 else 'contains 0'}")
     return Decision(bool(better and sure), reasons, champ, chall, diff)
