@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from mlkit.data import versioning  # noqa: E402
 from mlkit.exercises import lesson01 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
+from exercise_checks import expect as _expect
 
 
 def _sh(repo, *cmds):
@@ -18,11 +19,6 @@ def _sh(repo, *cmds):
         versioning.sh(cmd, repo, echo=False)
 
 
-def _expect(q, answer, status="failed", says=""):
-    got, message = q.evaluate(answer)
-    assert got == status, message
-    assert says in message, message
-    return message
 
 
 # --- q1 ----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ mlflow = pytest.importorskip("mlflow")
 from mlkit.exercises import lesson02 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
 from mlkit.training import models  # noqa: E402
+from exercise_checks import expect as _expect
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +20,6 @@ def reference(solutions):
     return solutions(ex.LESSON, *(q.answers[0] for q in ex.QUESTIONS), mlflow=mlflow, torch=torch, models=models)
 
 
-def _expect(q, answer, status="failed", says=""):
-    got, message = q.evaluate(answer)
-    assert got == status, message
-    assert says in message, message
-    return message
 
 
 # --- q1 ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sklearn import metrics as skm  # noqa: E402
 from mlkit.evaluation import behaviour  # noqa: E402
 from mlkit.exercises import fixtures  # noqa: E402
 from mlkit.exercises import lesson03 as ex  # noqa: E402
+from exercise_checks import expect as _expect
 
 
 @pytest.fixture(autouse=True)
@@ -41,11 +42,6 @@ def reference(solutions):
                      test=test)
 
 
-def _expect(q, answer, status="failed", says=""):
-    got, message = q.evaluate(answer)
-    assert got == status, message
-    assert says in message, message
-    return message
 
 
 @pytest.mark.parametrize("name", ["q1", "q2", "q3", "q4", "q5"])

@@ -13,13 +13,9 @@ pytest.importorskip("fastapi")
 
 from mlkit.exercises import lesson04 as ex
 from mlkit.exercises import quiz
+from exercise_checks import expect as _expect
 
 
-def _expect(q, answer, status="failed", says=""):
-    got, message = q.evaluate(answer)
-    assert got == status, message
-    assert says in message, message
-    return message
 
 
 def test_module_contract():

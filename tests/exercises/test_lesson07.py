@@ -9,13 +9,9 @@ from mlkit.evaluation import metrics
 from mlkit.exercises import lesson07 as ex
 from mlkit.exercises import quiz
 from mlkit.monitoring import drift
+from exercise_checks import expect as _expect
 
 
-def _expect(q, *answer, status="failed", says=""):
-    got, message = q.evaluate(*answer)
-    assert got == status, message
-    assert says in message, message
-    return message
 
 
 @pytest.fixture(scope="module")
