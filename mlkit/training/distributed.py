@@ -3,7 +3,8 @@
 :func:`run_ddp` starts ``torchrun --standalone --nproc_per_node=N -m mlkit.training.ddp_train`` as a
 child process (N processes on this machine; gloo on the CPU, NCCL when each process has a
 GPU) and returns the JSON result rank 0 wrote. The same script runs on several machines with
-``--nnodes`` and a rendezvous address instead of ``--standalone``.
+``--nnodes`` and a rendezvous address instead of ``--standalone``: :mod:`mlkit.training.cluster`
+builds that command into a SLURM batch script and a Kubernetes Job.
 
 Data parallelism (this script): every process holds the whole model and a slice of each
 batch; gradients are averaged. It speeds up training of a model that fits on one device.
@@ -16,16 +17,35 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mlkit.course.processes import Job
 
 
-def torchrun_command(nproc: int = 2, out: str | os.PathLike = "ddp_result.json", **options: Any) -> list[str]:
-    """The argv that trains with DDP: ``python -m torch.distributed.run ... -m mlkit.training.ddp_train``."""
-    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "mlkit.training.ddp_train", "--out", str(out)]
+def torchrun_command(
+    nproc: int = 2, out: str | os.PathLike = "ddp_result.json", *, nnodes: int = 1,
+    rdzv_endpoint: str | None = None, rdzv_id: str = "mlkit-ddp", launcher: Sequence[str] | None = None,
+    **options: Any,
+) -> list[str]:
+    """The argv that trains with DDP: ``python -m torch.distributed.run ... -m mlkit.training.ddp_train``.
+
+    On one machine (no ``rdzv_endpoint``): ``--standalone``. On ``nnodes`` machines (lesson 02's
+    SLURM script and Kubernetes Job, :mod:`mlkit.training.cluster`): every node runs the same
+    command and they meet at ``rdzv_endpoint`` (``HOST:PORT``) through the c10d rendezvous.
+    ``launcher`` replaces ``python -m torch.distributed.run`` (e.g. ``["torchrun"]`` on a cluster);
+    ``options`` become the script's ``--key value`` arguments.
+    """
+    args = list(launcher) if launcher else [sys.executable, "-m", "torch.distributed.run"]
+    if rdzv_endpoint is None:
+        if nnodes != 1:
+            raise ValueError(f"nnodes={nnodes}: several machines need an rdzv_endpoint (HOST:PORT) to meet at")
+        args.append("--standalone")
+    else:
+        args += [f"--nnodes={nnodes}", "--rdzv_backend=c10d", f"--rdzv_endpoint={rdzv_endpoint}",
+                 f"--rdzv_id={rdzv_id}"]
+    args += [f"--nproc_per_node={nproc}", "-m", "mlkit.training.ddp_train", "--out", str(out)]
     for key, value in options.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     return args
