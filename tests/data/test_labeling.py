@@ -87,6 +87,15 @@ def test_panel_first_button_changes_text_and_finishes(panel):
     assert panel.errors == []
 
 
+@pytest.mark.parametrize("n", [1, 2, 8, 20, 24])
+def test_stratified_sample_keeps_the_share_of_spam(sms, n):
+    sample = labeling.stratified_sample(sms, n, seed=1)
+    assert len(sample) == n
+    n_spam = int(sample.label.eq("spam").sum())
+    assert n_spam == (0 if n == 1 else max(1, round(n * sms.label.eq("spam").mean())))
+    assert set(sample.text) <= set(sms.text)
+
+
 def test_panel_shows_disagreements_to_adjudicate(sms):
     panel = labeling.labeling_panel(sms, n=10, seed=0)
     for label in panel.sample.label:  # always the opposite of the data set
