@@ -11,7 +11,7 @@ pytest.importorskip("fairlearn")
 
 from sklearn import metrics as skm  # noqa: E402
 
-from mlkit.evaluation import behaviour  # noqa: E402
+from mlkit.evaluation import behaviour, metrics  # noqa: E402
 from mlkit.exercises import fixtures  # noqa: E402
 from mlkit.exercises import lesson03 as ex  # noqa: E402
 from exercise_checks import expect as _expect
@@ -95,7 +95,7 @@ def _compare(paired=True, honest=True, sign=1):
         for _ in range(n_boot):
             i = rng.integers(0, len(y), len(y))
             j = i if paired else rng.integers(0, len(y), len(y))
-            diffs.append(skm.f1_score(y[i], b[i]) - skm.f1_score(y[j], a[j]))
+            diffs.append(metrics.f1(y[i], b[i]) - metrics.f1(y[j], a[j]))  # = skm.f1_score, faster
         low, high = np.percentile(diffs, [2.5, 97.5])
         diff = sign * (skm.f1_score(y, b) - skm.f1_score(y, a))
         if honest:
