@@ -91,8 +91,9 @@ def slurm_script(
                   f"--cpus-per-task={cpus_per_node}", f"--mem={mem}", f"--time={time}", "--output=%x-%j.out"]
     lines = [
         "#!/bin/bash",
-        f"# Lesson 02's CNN, data-parallel: {nodes} node(s) x {nproc} {'GPU' if gpus_per_node else 'CPU'} "
-        "process(es). Submit it with: sbatch train.sbatch",
+        f"# Lesson 02's CNN, data-parallel on {nodes} node{'s' * (nodes > 1)} x "
+        f"{f'{gpus_per_node} GPUs, one process per GPU' if gpus_per_node else 'one CPU process'}. "
+        "Submit it with: sbatch train.sbatch",
         *(f"#SBATCH {d}" for d in directives),
         "",
         "set -euo pipefail",
@@ -239,7 +240,7 @@ def check_slurm(text: str) -> list[str]:
             key, value, problem = _directive(stripped[len("#SBATCH"):])
             if problem:
                 problems.append(f"line {number}: #SBATCH {problem}")
-            elif key:
+            if key:  # present, even if malformed: reported once
                 options[key] = value or ""
         elif stripped and not stripped.startswith("#") and first_command is None:
             first_command = number

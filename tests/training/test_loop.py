@@ -208,3 +208,27 @@ def test_resume_keeps_the_best_weights_for_early_stopping(tmp_path):
     assert resumed.best_epoch == full.best_epoch
     for p, q in zip(full.model.parameters(), resumed.model.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_tensorboard_callback_records_each_epoch_and_changes_nothing(tmp_path):
+    """Lesson 02 logs each epoch to TensorBoard from a Trainer callback: the event files hold the
+    history's values (as 32-bit floats), and the weights equal the plain loop's."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    X, y = _data()
+    with SummaryWriter(tmp_path / "run") as writer:
+        def log(r):
+            for name, value in r.items():
+                if name != "epoch":
+                    writer.add_scalar(name, value, global_step=int(r["epoch"]))
+        tr = loop.Trainer(_model(), lr=1e-2, batch_size=32, epochs=3, seed=0, progress=False, callbacks=[log])
+        hist = tr.fit((X, y), (X, y))
+    events = EventAccumulator(str(tmp_path / "run")).Reload()
+    assert set(events.Tags()["scalars"]) == set(hist.last) - {"epoch"}
+    for name in ("train_loss", "val_loss", "val_accuracy"):
+        assert [(e.step, e.value) for e in events.Scalars(name)] == [
+            (i, float(torch.tensor(v, dtype=torch.float32))) for i, v in enumerate(hist[name], start=1)]
+    plain = loop.train_plain(_model(), X, y, lr=1e-2, epochs=3, batch_size=32, seed=0)
+    assert loop.same_weights(plain, tr.model)
