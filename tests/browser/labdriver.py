@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.course.processes import BackgroundServer, free_port
+from mlkit.course.results import MIME as RESULTS_MIME
 from mlkit.course.text import strip_ansi
 
 CHROMIUM_ENV = "MLKIT_CHROMIUM"
@@ -492,6 +493,26 @@ _OUTPUTS_JS = (
     % (_FIND_PANEL_JS, WIDGET_MIME)
 )
 
+_RESULTS_JS = (
+    """
+(path) => {
+  const findPanel = %s;
+  const w = findPanel(path);
+  const found = {};
+  for (const c of w.content.widgets) {
+    if (c.model.type !== 'code') continue;
+    const outs = c.model.outputs;
+    for (let j = 0; j < outs.length; j++) {
+      const payload = (outs.get(j).data || {})['%s'];
+      if (payload) Object.assign(found, typeof payload === 'string' ? JSON.parse(payload) : payload);
+    }
+  }
+  return found;
+}
+"""  # noqa: UP031 - JavaScript is full of braces
+    % (_FIND_PANEL_JS, RESULTS_MIME)
+)
+
 _MAIN_TEXT_JS = """
 () => {
   const n = document.querySelector('.jp-Notebook .mlkit-main');
@@ -531,6 +552,7 @@ class NotebookReport:
     screenshot: str | None = None
     console_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)  # what the notebook reported (mlkit.report)
 
     @property
     def ok(self) -> bool:
@@ -549,6 +571,8 @@ class NotebookReport:
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
         closed = f" ({self.closed_widgets} closed by the kernel, not checked)" if self.closed_widgets else ""
         lines.append(f"  widgets: {self.widgets_rendered}/{self.widget_outputs} rendered{closed}")
+        if self.results:
+            lines.append("  key results: " + ", ".join(f"{k}={v}" for k, v in self.results.items()))
         if self.screenshot:
             lines.append(f"  screenshot: {self.screenshot}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -564,7 +588,7 @@ class NotebookReport:
             "widget_outputs": self.widget_outputs, "closed_widgets": self.closed_widgets,
             "main_before": self.main_before,
             "main_after": self.main_after, "screenshot": self.screenshot,
-            "console_errors": self.console_errors, "notes": self.notes,
+            "console_errors": self.console_errors, "notes": self.notes, "results": self.results,
         }  # fmt: skip
         return json.dumps(d, indent=2)
 
@@ -707,6 +731,7 @@ def check_notebook(
         # 3. let widget views render (async), then read the outputs
         res = _settled_outputs(page, rel_path)
         _record_outputs(report, res)
+        report.results = page.evaluate(_RESULTS_JS, rel_path) or {}
         t = mark("checks", t)
 
         # 4. the main widget answers one interaction; then look again (a callback can show

@@ -31,9 +31,12 @@ LESSONS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 @pytest.mark.parametrize("lesson", LESSONS or [pytest.param(None, marks=pytest.mark.skip(
     reason="no notebooks in notebooks/ yet"))])  # fmt: skip
 def test_lesson_in_jupyterlab(lesson, lab, page, screenshot_dir):
+    """The lesson's one execution per test pass (tests/course/test_notebooks.py leaves out the
+    lessons run here): it runs clean in JupyterLab and reports its key results."""
     report = check_notebook(page, lab, f"notebooks/{lesson}", screenshot_dir)
     print(report.summary())
     assert report.ok, report.summary()
+    assert report.results, f"{lesson} reported no key results (call mlkit.report)"
 
 
 # ------------------------------------------------------------------ the harness itself
@@ -52,6 +55,7 @@ def test_harness_passes_a_working_widget_notebook(lab, page, screenshot_dir):
     assert report.widget_outputs == report.widgets_rendered == 3
     assert report.main_before != report.main_after
     assert "Clicked 1 times" in report.main_after
+    assert report.results == {"slept_s": 0.6, "steps": 3}  # read from the page, as the lessons' are
     assert Path(report.screenshot).is_file()
 
 
