@@ -28,9 +28,9 @@ run-fast: setup  ## the same in fast mode, two at a time
 browser: setup  ## install Chromium (browser tests) and Prometheus (lesson 05) (Debian/Ubuntu, root or sudo)
 	bash scripts/install_browser.sh
 
-test: setup browser  ## the whole test suite: ruff, unit, notebooks, nbval, browser
+test: setup browser  ## the whole test suite: ruff, unit, notebooks, nbval, browser (two test files at a time)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_EXTRA)
 
 lab: setup  ## open JupyterLab at the course folder (notebooks/, exercises/, solutions/ one click away)
 	$(BIN)/jupyter lab --ServerApp.root_dir=.

@@ -36,7 +36,8 @@ def test_render_marks_budgets_met_and_not_met():
         "import": {"import": s(0.02), "setup_cell": {"01_data": s(1.5)}},
         "training": {"results": [{"workload": "w", "plain_samples_per_s": 100.0, "trainer_samples_per_s": 90.0,
                                   "ratio": 0.9}], "device": "cpu", "repeats": 3},
-        "tests": {"unit": s(100.0), "browser": s(200.0)},
+        "tests": {"make_test": s(1100.0), "passed": True,
+                  "parts": {"unit": {"seconds": 300.0, "tests": 400}, "browser": {"seconds": 700.0, "tests": 15}}},
         "grading": {"submissions": 6, "j1": {**s(60.0), "per_minute": 6.0}, "j2": {**s(40.0), "per_minute": 9.0}},
     }
     text = run_all.render(results)
@@ -44,5 +45,22 @@ def test_render_marks_budgets_met_and_not_met():
     assert "| 01_data | 45.0 s" in text and "**not met**" in text  # full 400 s > 300 s
     assert "| 07_capstone_spam | 80.0 s (80.0-80.0, n=3) | 90 s | met |" in text  # the capstone's own budget
     assert "0.900 | >= 0.95 | **not met**" in text
-    assert "| **total** | 300 s" in text
+    assert "| **total** | 125 s | | | 400 s" in text  # the course time, fast and full
+    assert "`make test` took **18.3 min** (1100 s; budget 20 min: met), all passed." in text
+    assert "| browser | 15 | 700 s |" in text
     assert "| -j 2 | 40.0 s (40.0-40.0, n=3) | 9.0 |" in text
+
+
+def test_test_time_by_part_from_junit_xml(tmp_path):
+    run_all = _load()
+    xml = tmp_path / "junit.xml"
+    xml.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase file="tests/browser/test_lessons.py" name="a" time="80.5"/>'
+        '<testcase file="solutions/03_evaluation.ipynb" name="Cell 7" time="9"/>'
+        '<testcase file="tests/data/test_prep.py" name="b" time="1.5"/>'
+        '<testcase file="tests/data/test_prep.py" name="c" time="2"/>'
+        '</testsuite></testsuites>')
+    parts = run_all.test_parts(xml)
+    assert parts["browser (lessons in JupyterLab)"] == {"seconds": 80.5, "tests": 1}
+    assert parts["nbval (solutions)"]["seconds"] == 9 and parts["unit"] == {"seconds": 3.5, "tests": 2}
