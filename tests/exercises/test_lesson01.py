@@ -119,7 +119,7 @@ def test_exercise_repo_starts_with_untracked_data(tmp_path):
 
 
 # --- quiz --------------------------------------------------------------------------------------
-_RIGHT = {"dedup_order": 1, "seen_messages": "108", "schema_faults": [0, 1, 4], "git_checkout_dvc": 1,
+_RIGHT = {"dedup_order": 1, "kappa_from_agreement": "0.5", "seen_messages": "108", "schema_faults": [0, 1, 4], "git_checkout_dvc": 1,
           "repro_nothing": 1, "parquet_column": "Parquet is columnar, so it reads only that column"}
 
 
@@ -129,4 +129,6 @@ def test_quiz_right_answers_grade_right_and_every_question_explains():
     for q in questions:
         assert q.explanation
         assert q.grade(_RIGHT[q.id])[0], q.id
-    assert not questions[1].grade("9")[0] and "percentage" in questions[1].grade("9")[1]
+    by_id = {q.id: q for q in questions}
+    assert not by_id["seen_messages"].grade("9")[0] and "percentage" in by_id["seen_messages"].grade("9")[1]
+    assert "raw agreement" in by_id["kappa_from_agreement"].grade("0.9")[1]
