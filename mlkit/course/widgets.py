@@ -53,16 +53,20 @@ class MainWidget:
         *rows: the widgets shown above the status line, top to bottom.
         status: the status line's first text (HTML).
         doing: what the callbacks do, for error messages ("validate", "train", ...).
+        main: False for a lesson's second widget: the same safety, without the class
+            ``mlkit-main`` (the browser tests click the lesson's one main widget).
     """
 
-    def __init__(self, *rows: ipywidgets.Widget, status: str = "", doing: str = "run this") -> None:
+    def __init__(self, *rows: ipywidgets.Widget, status: str = "", doing: str = "run this",
+                 main: bool = True) -> None:
         import ipywidgets as w
 
         self.doing = doing
         self.errors: list[str] = []
         self.status: ipywidgets.HTML = w.HTML(status)
         self.box: ipywidgets.VBox = w.VBox([*rows, self.status])
-        self.box.add_class(MAIN_CLASS)
+        if main:
+            self.box.add_class(MAIN_CLASS)
 
     # ------------------------------------------------------------ callbacks
     def safe(self, callback: Callable[..., Any], doing: str | None = None) -> Callable[..., None]:

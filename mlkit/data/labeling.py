@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlkit.course.widgets import MAIN_CLASS, MainWidget
+from mlkit.course.widgets import MainWidget
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,8 +123,8 @@ class LabelingPanel(MainWidget):
         self.ham = w.Button(description="ham", button_style="success", icon="check")
         self.restart = w.Button(description="start over", icon="undo")
         super().__init__(self.message, w.HBox([self.spam, self.ham, self.restart]),
-                         status="<i>Read the message, then press spam or ham.</i>", doing="record a label")
-        self.box.remove_class(MAIN_CLASS)  # a second widget: the lesson's main one is the fault injector
+                         status="<i>Read the message, then press spam or ham.</i>", doing="record a label",
+                         main=False)  # a second widget: the lesson's main one is the fault injector
         self.on_click(self.spam, lambda: self.record("spam"))
         self.on_click(self.ham, lambda: self.record("ham"))
         self.on_click(self.restart, self.start_over, doing="start over")
