@@ -9,8 +9,6 @@ variables) are read here at run time and passed on. If uv cannot be had or fails
 installs the same lock, and one line says so. Both leave compiled bytecode in the venv,
 so that no process recompiles torch or sklearn at start-up (which matters where
 PYTHONDONTWRITEBYTECODE is set: every kernel and server would pay for it, every time).
-After uv, compileall skips the half of site-packages the course never imports (packages'
-own test suites, plotly's 13,600 property validators): that halves the set-up time.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
-NOT_COMPILED = r"/(tests?|testing)/|/plotly/validators/"  # compiled on first import, if ever
 
 
 def pip_settings(python: str) -> dict[str, list[str]]:
@@ -56,14 +53,6 @@ def uv_args(settings: dict[str, list[str]]) -> list[str]:
     return args
 
 
-def compile_bytecode(python: str) -> None:
-    """Bytecode for site-packages, on every core, except what the course never imports.
-    (-qq: a package may ship files that do not compile, such as templates; they are skipped.)"""
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    run([python, "-m", "compileall", "-qq", "-j", "0", "-x", NOT_COMPILED, site, str(ROOT / "mlkit")])
-
-
 def run(cmd: list[str], **kw) -> bool:
     return subprocess.run(cmd, **kw).returncode == 0
 
@@ -80,11 +69,10 @@ def main(venv: str = ".venv") -> int:
         [python, "-m", "pip", "install", "-q", "uv"], **quiet)
     installed = False
     if have_uv:
-        cmd = [python, "-m", "uv", "pip", "install", "--python", python, *uv_args(pip_settings(python))]
+        cmd = [python, "-m", "uv", "pip", "install", "--compile-bytecode", "--python", python,
+               *uv_args(pip_settings(python))]
         installed = run([*cmd, "-r", str(LOCK)], env={**os.environ, "UV_NO_PROGRESS": "1"}) and run(
             [*cmd, "--no-deps", "-e", str(ROOT)])
-        if installed:
-            compile_bytecode(python)
     if not installed:
         print("install: uv is not available here, installing with pip instead (a few minutes)")
         installed = run([python, "-m", "pip", "install", "-r", str(LOCK)]) and run(
