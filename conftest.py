@@ -9,8 +9,11 @@ import tempfile
 
 import pytest
 
-# Never write into the learner's ~/mlkit-workspace; lessons run with small data.
-os.environ["MLKIT_HOME"] = tempfile.mkdtemp(prefix="mlkit-test-home-")
+# Never write into the learner's ~/mlkit-workspace; lessons run with small data. One throw-away
+# home per test run: pytest-xdist's workers inherit the main process's (the course store is built
+# for concurrent use, as when `mlkit run -j 2` runs two lessons at once).
+if not os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["MLKIT_HOME"] = tempfile.mkdtemp(prefix="mlkit-test-home-")
 os.environ["MLKIT_FAST"] = "1"
 
 
