@@ -33,6 +33,7 @@ PY = sys.executable
 
 # Budgets from the issues: fast / full seconds per notebook (the capstone has its own).
 NOTEBOOK_BUDGET = {"fast": 60.0, "full": 300.0}
+COURSE_REPEATS = 2  # fast-mode runs per notebook (full mode runs once); --course-repeats
 CAPSTONE_BUDGET = {"fast": 90.0, "full": 480.0}
 BUDGETS = {"setup_uv_s": 60.0, "import_s": 0.3, "trainer_ratio": 0.95, "server_vs_bare": 0.8,
            "router_vs_direct": 0.6, "make_test_s": 1200.0}
@@ -114,7 +115,7 @@ def bench_setup(smoke: bool) -> dict:
 def bench_course(smoke: bool) -> dict:
     """Each notebook through `mlkit run`, fast and full, in a fresh MLKIT_HOME each time."""
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    modes = [("fast", 1 if smoke else 2)] + ([] if smoke else [("full", 1)])
+    modes = [("fast", 1 if smoke else COURSE_REPEATS)] + ([] if smoke else [("full", 1)])
     if smoke:
         names = names[:1]
     out: dict = {"notebooks": {}}
@@ -334,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help=f"comma-separated areas of: {', '.join(AREAS)}")
     parser.add_argument("--smoke", action="store_true", help="a quick run of the code, results not saved")
+    parser.add_argument("--course-repeats", type=int, default=COURSE_REPEATS,
+                        help=f"fast-mode runs per notebook (default {COURSE_REPEATS}; full mode runs once)")
     parser.add_argument("--results", default=str(RESULTS), help="folder of the JSON results")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     args = parser.parse_args(argv)
     areas = args.only.split(",") if args.only else list(AREAS)
+    globals()["COURSE_REPEATS"] = args.course_repeats
     unknown = set(areas) - set(AREAS)
     if unknown:
         parser.error(f"unknown area(s) {', '.join(sorted(unknown))}; choose from {', '.join(AREAS)}")
