@@ -38,6 +38,15 @@ def test_render_marks_budgets_met_and_not_met():
                                   "ratio": 0.9}], "device": "cpu", "repeats": 3},
         "tests": {"make_test": s(1100.0), "passed": True,
                   "parts": {"unit": {"seconds": 300.0, "tests": 400}, "browser": {"seconds": 700.0, "tests": 15}}},
+        "serving": {"bare": {"req_per_s": 600.0, "p50_ms": 20.0, "p99_ms": 50.0, "failed": 0},
+                    "server": {"req_per_s": 540.0, "p50_ms": 22.0, "p99_ms": 55.0, "failed": 0},
+                    "router": {"req_per_s": 270.0, "p50_ms": 40.0, "p99_ms": 90.0, "failed": 0},
+                    "ratios": {"server_over_bare": 0.9, "router_over_server": 0.5,
+                               "goals": {"server_over_bare": 0.8, "router_over_server": 0.6}}},
+        "monitoring": {"repeats": 5, "import_evidently_s": 6.0,
+                       "results": [{"rows": n, "columns": 9, "evidently_s_median": t, "evidently_s_all": [t],
+                                    "quick_scipy_s": 0.01, "drift_share": 0.5, "quick_share": 0.5}
+                                   for n, t in ((1000, 1.0), (100_000, 4.0))]},
         "grading": {"submissions": 6, "j1": {**s(60.0), "per_minute": 6.0}, "j2": {**s(40.0), "per_minute": 9.0}},
     }
     text = run_all.render(results)
@@ -48,6 +57,8 @@ def test_render_marks_budgets_met_and_not_met():
     assert "| **total** | 125 s | | | 400 s" in text  # the course time, fast and full
     assert "`make test` took **18.3 min** (1100 s; budget 20 min: met), all passed." in text
     assert "| browser | 15 | 700 s |" in text
+    assert "| server over bare | 0.90 | >= 0.8 | met |" in text and "| router over server | 0.50 | >= 0.6 | **not met** |" in text
+    assert "| 100,000 | 9 | 4.00 s" in text and "100x the rows cost 4.0x" in text
     assert "| -j 2 | 40.0 s (40.0-40.0, n=3) | 9.0 |" in text
 
 
