@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mlkit.course.processes import BackgroundServer, free_port
-from mlkit.course.results import MIME as RESULTS_MIME
+from mlkit.course.results import collect as collect_results
 from mlkit.course.text import strip_ansi
 
 CHROMIUM_ENV = "MLKIT_CHROMIUM"
@@ -493,24 +493,15 @@ _OUTPUTS_JS = (
     % (_FIND_PANEL_JS, WIDGET_MIME)
 )
 
-_RESULTS_JS = (
+_CELLS_JS = (
     """
 (path) => {
   const findPanel = %s;
-  const w = findPanel(path);
-  const found = {};
-  for (const c of w.content.widgets) {
-    if (c.model.type !== 'code') continue;
-    const outs = c.model.outputs;
-    for (let j = 0; j < outs.length; j++) {
-      const payload = (outs.get(j).data || {})['%s'];
-      if (payload) Object.assign(found, typeof payload === 'string' ? JSON.parse(payload) : payload);
-    }
-  }
-  return found;
+  return {cells: findPanel(path).content.widgets.filter(c => c.model.type === 'code')
+                                  .map(c => ({outputs: c.model.outputs.toJSON()}))};
 }
 """  # noqa: UP031 - JavaScript is full of braces
-    % (_FIND_PANEL_JS, RESULTS_MIME)
+    % _FIND_PANEL_JS
 )
 
 _MAIN_TEXT_JS = """
@@ -731,7 +722,7 @@ def check_notebook(
         # 3. let widget views render (async), then read the outputs
         res = _settled_outputs(page, rel_path)
         _record_outputs(report, res)
-        report.results = page.evaluate(_RESULTS_JS, rel_path) or {}
+        report.results = collect_results(page.evaluate(_CELLS_JS, rel_path))  # the runner's reader
         t = mark("checks", t)
 
         # 4. the main widget answers one interaction; then look again (a callback can show
