@@ -196,8 +196,17 @@ def resnet(depth: int = 152, n_classes: int = 1000) -> Any:
 
 @lru_cache(maxsize=4)
 def resnet152(image_size: int = 224) -> ModelSpec:
-    """ResNet-152 measured from its layers (60.2 M parameters, ~11.6 GMACs per 224x224 image)."""
-    return spec_from_model(resnet(152), (3, image_size, image_size), name="ResNet-152")
+    """ResNet-152 measured from its layers (60.2 M parameters, ~11.6 GMACs per 224x224 image).
+    Built on the meta device: shapes only, so no 240 MB of weights is allocated and initialised."""
+    return spec_from_model(_on_meta(resnet, 152), (3, image_size, image_size), name="ResNet-152")
+
+
+def _on_meta(build: Callable[..., Any], *args: Any) -> Any:
+    """``build(*args)`` with every parameter on the meta device (a model to measure, not to run)."""
+    import torch
+
+    with torch.device("meta"):
+        return build(*args)
 
 
 # ---------------------------------------------------------------- measuring real models
@@ -492,7 +501,7 @@ def course_table_comparison() -> Any:
 
 @lru_cache(maxsize=1)
 def _resnet50() -> ModelSpec:
-    return spec_from_model(resnet(50), (3, 224, 224), name="ResNet-50")
+    return spec_from_model(_on_meta(resnet, 50), (3, 224, 224), name="ResNet-50")
 
 
 def _small_cnn() -> Any:
