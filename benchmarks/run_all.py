@@ -298,7 +298,7 @@ def _course_md(d: dict) -> list[str]:
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     rows.append(f"| **total** | {total['fast']:.0f} s | | | {total['full']:.0f} s | | |")
     return ["Each notebook through `mlkit run`, in lesson order in one fresh MLKIT_HOME per mode (as a",
-            "learner runs them: a lesson finds what the lessons before it stored). Cell time, no kernel start.", "",
+            "learner runs them: a lesson finds what the lessons before it stored); the kernel's start included.", "",
             *rows]
 
 
