@@ -35,6 +35,7 @@ PY = sys.executable
 # Budgets from the issues: fast / full seconds per notebook (the capstone has its own).
 NOTEBOOK_BUDGET = {"fast": 60.0, "full": 300.0}
 COURSE_REPEATS = 2  # fast-mode runs per notebook (full mode runs once); --course-repeats
+COURSE_MODES = ("fast", "full")  # --course-modes full reruns one mode and keeps the other's results
 CAPSTONE_BUDGET = {"fast": 90.0, "full": 480.0}
 BUDGETS = {"setup_uv_s": 60.0, "import_s": 0.3, "trainer_ratio": 0.95, "server_vs_bare": 0.8,
            "router_vs_direct": 0.6, "make_test_s": 1200.0}
@@ -126,6 +127,7 @@ def bench_course(smoke: bool) -> dict:
     data release, the registered models) and its time is its own, not its prerequisites'."""
     names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     modes = [("fast", 1 if smoke else COURSE_REPEATS)] + ([] if smoke else [("full", 1)])
+    modes = [(mode, n) for mode, n in modes if smoke or mode in COURSE_MODES]
     if smoke:
         names = names[:1]
     out: dict = {"notebooks": {name: {} for name in names}}
@@ -138,7 +140,9 @@ def bench_course(smoke: bool) -> dict:
                 for _ in range(repeats):
                     with tempfile.TemporaryDirectory() as runs:
                         cmd = [str(Path(PY).parent / "mlkit"), "run", name, "-o", runs] + (["--fast"] if mode == "fast" else [])
-                        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, cwd=ROOT)
+                        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+                        if proc.returncode != 0:  # the runner's summary names the cell and the error
+                            raise SystemExit(f"benchmark: {name} ({mode}) failed:\n{proc.stdout[-3000:]}")
                         summary = json.loads((Path(runs) / "summary.json").read_text())
                         times.append(sum(r["seconds"] for r in summary))
                 out["notebooks"][name][mode] = spread(times)
@@ -379,11 +383,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a quick run of the code, results not saved")
     parser.add_argument("--course-repeats", type=int, default=COURSE_REPEATS,
                         help=f"fast-mode runs per notebook (default {COURSE_REPEATS}; full mode runs once)")
+    parser.add_argument("--course-modes", default=",".join(COURSE_MODES),
+                        help="course modes to run (default fast,full); a mode not run keeps its saved results")
     parser.add_argument("--results", default=str(RESULTS), help="folder of the JSON results")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     args = parser.parse_args(argv)
     areas = args.only.split(",") if args.only else list(AREAS)
-    globals()["COURSE_REPEATS"] = args.course_repeats
+    parser_modes = tuple(args.course_modes.split(","))
+    globals().update(COURSE_REPEATS=args.course_repeats, COURSE_MODES=parser_modes)
     unknown = set(areas) - set(AREAS)
     if unknown:
         parser.error(f"unknown area(s) {', '.join(sorted(unknown))}; choose from {', '.join(AREAS)}")
@@ -394,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         data = AREAS[area](args.smoke)
         data["_machine"], data["_when"] = machine(), time.strftime("%Y-%m-%d")
+        saved = folder / f"{area}.json"
+        if area == "course" and saved.exists() and not args.smoke:  # keep the modes not rerun
+            for name, old in json.loads(saved.read_text()).get("notebooks", {}).items():
+                data["notebooks"].setdefault(name, {})
+                for mode, value in old.items():
+                    data["notebooks"][name].setdefault(mode, value)
         (folder / f"{area}.json").write_text(json.dumps(data, indent=1) + "\n")
         print(f"benchmark: {area} done in {time.perf_counter() - start:.0f} s", flush=True)
     results = {a: json.loads((folder / f"{a}.json").read_text()) for a in AREAS if (folder / f"{a}.json").exists()}
