@@ -3,19 +3,17 @@ are compiled. The install itself runs in CI's `make setup`; its time is a benchm
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+from script_loader import load
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("install", ROOT / "scripts" / "install.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("scripts/install.py")
 
 
 def test_uv_gets_pips_sources_and_venv_gets_no_constraints(tmp_path):

@@ -4,17 +4,15 @@ Timings are never asserted here; only that the benchmark code runs and reports b
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from script_loader import load
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks" / "run_all.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("benchmarks/run_all.py")
 
 
 def test_smoke_run_writes_results_md(tmp_path):
