@@ -4,11 +4,7 @@ Timings are never asserted here; only that the benchmark code runs and reports b
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from script_loader import load
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load():
