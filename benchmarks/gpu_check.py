@@ -41,6 +41,13 @@ import torch  # noqa: E402
 from mlkit.training import loop, models, resources  # noqa: E402
 
 
+def _code_version() -> str:
+    """The course commit (where the checkout has git), else mlkit's version."""
+    from mlkit.training import tracking
+
+    return tracking.code_version(ROOT)
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -76,7 +83,13 @@ def throughput_table(device: str, quick: bool) -> list[dict]:
 
 
 def memory_check(device: str) -> dict:
-    """The calculator's estimate for a SmallCNN step at batch 256 vs what the device allocated."""
+    """The calculator's estimate (fp32, Adam, batch 256) against measurements on the device.
+
+    SmallCNN: the tensors of a real step (``measure_training_memory``) and, on CUDA, the
+    allocator's peak around it (as in the first GPU run). Both lesson models: the lesson's
+    own independent measurement, ``resources.measure_peak_memory`` (on CUDA:
+    ``torch.cuda.max_memory_allocated``, reset before the step; on the CPU: the process
+    peak), with its phases, as section 7 of the lesson shows it on the CPU."""
     torch.manual_seed(0)
     model = models.SmallCNN().to(device)
     spec = resources.spec_from_model(model.cpu(), (1, 28, 28), name="SmallCNN")
@@ -99,6 +112,24 @@ def memory_check(device: str) -> dict:
         measured = resources.measure_training_memory(model, X, y, "adam")
         out["measured_tensors_MB"] = measured.total / 1e6
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in out.items()), flush=True)
+    spam_features = models.spam_data().n_features
+    out["peak_vs_estimate"] = []
+    for name, make, shape in [("SpamMLP", lambda: models.SpamMLP(spam_features), (spam_features,)),
+                              ("SmallCNN", lambda: models.SmallCNN(), (1, 28, 28))]:
+        torch.manual_seed(0)
+        m = make()
+        spec = resources.spec_from_model(m, shape, name=name)
+        estimate = resources.estimate_memory(spec, batch_size=256, precision="fp32", optimizer="adam")
+        m = m.to(device)
+        Xb = torch.rand(256, *shape, device=device)
+        yb = torch.randint(0, 2 if name == "SpamMLP" else 10, (256,), device=device)
+        peak = resources.measure_peak_memory(m, Xb, yb, optimizer="adam")
+        row = {"model": name, "params": spec.params, "estimate_MB": estimate.total / 1e6,
+               "measured_peak_MB": peak.bytes / 1e6, "peak_over_estimate": peak.bytes / estimate.total,
+               "method": peak.method, "phases_MB": peak.as_mb()}
+        out["peak_vs_estimate"].append(row)
+        print(f"  {name}: estimate {row['estimate_MB']:.2f} MB, measured peak {row['measured_peak_MB']:.2f} MB "
+              f"(x{row['peak_over_estimate']:.2f}; {peak.method}); phases {row['phases_MB']}", flush=True)
     return out
 
 
@@ -129,7 +160,8 @@ def notebook_check(device: str, fast: bool, out_dir: Path) -> dict:
 def markdown(report: dict) -> str:
     lines = [f"# GPU check, lesson 02 ({report['when']})", "",
              f"- device: {report['device']} · GPU: {report.get('gpu', '-')} · torch {report['torch']} · "
-             f"Python {report['python']} · CPU threads used by torch: {report['threads']} of {os.cpu_count()} cores", ""]
+             f"Python {report['python']} · CPU threads used by torch: {report['threads']} of {os.cpu_count()} cores · "
+             f"code {report.get('code', '-')}", ""]
     rows = report.get("throughput", [])
     if rows:
         keys = list(rows[0])
@@ -163,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     threads = loop.set_threads()
     report = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": args.device,
-              "torch": torch.__version__, "python": platform.python_version(), "threads": threads, "errors": []}
+              "torch": torch.__version__, "python": platform.python_version(), "threads": threads,
+              "code": os.environ.get("MLKIT_CODE_VERSION") or _code_version(), "errors": []}
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
             print("No CUDA GPU visible to torch: install a CUDA build of torch, or run with --device cpu.")
