@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlkit.data import textstats
+
 if TYPE_CHECKING:
     import pandas as pd
 
 TEST_SIZE = 0.25  # the share of messages held out for testing, in every lesson
 SPLIT_SEED = 0  # the seed of the released split (data@v1)
 RELEASE_COLUMNS = ["id", "text", "label", "split"]
-FEATURES = ["n_chars", "n_words", "n_digits", "upper_share", "has_url", "has_phone"]
+FEATURES = list(textstats.FIELDS)  # n_chars, n_words, n_digits, upper_share, has_url, has_phone
 
 
 def normalize_text(text: pd.Series) -> pd.Series:
@@ -44,15 +46,17 @@ def dedupe(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def add_features(df: pd.DataFrame) -> pd.DataFrame:
-    """Numeric features from the text, and the 0/1 target ``is_spam`` (lesson 01)."""
-    text = df["text"].astype(str)
+    """The :data:`FEATURES` of each text, and the 0/1 target ``is_spam`` (lesson 01).
+
+    Each row is :func:`mlkit.data.textstats.summary` of its text (the statistics the model
+    server logs too), with ``has_url`` and ``has_phone`` as 0/1.
+    """
+    import pandas as pd
+
+    stats = pd.DataFrame([textstats.summary(t) for t in df["text"].astype(str)], columns=FEATURES, index=df.index)
     out = df.copy()
-    out["n_chars"] = text.str.len()
-    out["n_words"] = text.str.split().str.len()
-    out["n_digits"] = text.str.count(r"\d")
-    out["upper_share"] = (text.str.count(r"[A-Z]") / out["n_chars"].clip(lower=1)).round(4)
-    out["has_url"] = text.str.contains(r"https?://|www\.|\.com\b", case=False, regex=True).astype(int)
-    out["has_phone"] = text.str.contains(r"\d{5,}", regex=True).astype(int)
+    for col in FEATURES:
+        out[col] = stats[col].astype(int) if col in ("has_url", "has_phone") else stats[col]
     out["is_spam"] = (df["label"] == "spam").astype(int)
     return out
 

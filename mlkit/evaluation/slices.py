@@ -6,45 +6,39 @@
   messages says little);
 * :func:`hardest`: the most confident false positives or false negatives.
 
+What "has a URL", "has a phone number", "digits" and "upper case" mean is
+:mod:`mlkit.data.textstats`, the definitions lesson 01's features and the inference log use.
 pandas and numpy only.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mlkit.data import textstats
 from mlkit.evaluation import metrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
-URL = re.compile(r"(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|co\.uk|biz)\b)", re.IGNORECASE)
-PHONE = re.compile(r"(\+?\d[\d -]{8,}\d)")  # 10 or more digits, spaces or dashes allowed
-
-
-def upper_share(text: str) -> float:
-    """Share of the letters that are upper case (0 when there are no letters)."""
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
-
 
 def spam_slices(texts: Any, short: int = 40, long: int = 120, shouting: float = 0.3) -> dict[str, np.ndarray]:
     """Masks of the SMS slices of lesson 03, keyed by a readable name."""
     texts = [str(t) for t in texts]
-    length = np.array([len(t) for t in texts])
-    upper = np.array([upper_share(t) for t in texts])
+    length = np.array([textstats.n_chars(t) for t in texts])
+    digits = np.array([textstats.n_digits(t) for t in texts])
+    upper = np.array([textstats.upper_share(t) for t in texts])
     return {
         "all messages": np.ones(len(texts), dtype=bool),
         f"short (< {short} chars)": length < short,
         f"medium ({short}-{long} chars)": (length >= short) & (length <= long),
         f"long (> {long} chars)": length > long,
-        "has a URL": np.array([bool(URL.search(t)) for t in texts]),
-        "has a phone number": np.array([bool(PHONE.search(t)) for t in texts]),
-        "has digits": np.array([any(c.isdigit() for c in t) for t in texts]),
-        "no digits": np.array([not any(c.isdigit() for c in t) for t in texts]),
+        "has a URL": np.array([textstats.has_url(t) for t in texts], dtype=bool),
+        "has a phone number": np.array([textstats.has_phone(t) for t in texts], dtype=bool),
+        "has digits": digits > 0,
+        "no digits": digits == 0,
         f"shouting (> {shouting:.0%} upper case)": upper > shouting,
     }
 
