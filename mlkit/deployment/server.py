@@ -37,8 +37,9 @@ What lessons 05 and 06 read:
   request writes one line per message with the same ``request_id``): ``ts`` (unix seconds),
   ``request_id``, ``model_version`` (str), ``endpoint`` ("predict" or "batch"), ``outcome``
   ("ok" or "error"), ``latency_ms`` (of the whole request, in the server), ``n_chars``,
-  ``n_words``, ``n_digits``, ``upper_frac`` (share of upper-case characters), ``has_url``,
-  ``tfidf_nnz`` (TF-IDF terms of the message found in the vocabulary; null on error),
+  ``n_words``, ``n_digits``, ``upper_share`` (share of the letters in upper case), ``has_url``,
+  ``has_phone`` (these six are :func:`mlkit.data.textstats.summary`, as in lesson 01's
+  features), ``tfidf_nnz`` (TF-IDF terms of the message found in the vocabulary; null on error),
   ``spam_probability`` (null on error), ``label`` ("spam"/"ham", null on error), ``cache_hit``.
   Read it with ``pandas.read_json(path, lines=True)``. Message texts are logged (field ``text``,
   last) only with ``MLKIT_LOG_TEXT=1``.
@@ -63,6 +64,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlkit.data import textstats
+
 DEFAULT_URI = "models:/spam-classifier@champion"
 MAX_BATCH = int(os.environ.get("MLKIT_MAX_BATCH", 256))
 MAX_CHARS = int(os.environ.get("MLKIT_MAX_CHARS", 2000))
@@ -75,7 +78,8 @@ LATENCY_BUCKETS = (
     + [0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0]
 )
 LOG_FIELDS = ("ts", "request_id", "model_version", "endpoint", "outcome", "latency_ms", "n_chars", "n_words",
-              "n_digits", "upper_frac", "has_url", "tfidf_nnz", "spam_probability", "label", "cache_hit")
+              "n_digits", "upper_share", "has_url", "has_phone", "tfidf_nnz", "spam_probability", "label",
+              "cache_hit")
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_CHARS, description="the SMS message")]
 Threshold = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="P(spam) above which 'spam'")]
@@ -303,9 +307,7 @@ class State:
             p = proba[i] if proba else None
             lines.append(orjson.dumps({
                 "ts": now, "request_id": request_id, "model_version": self.version, "endpoint": endpoint,
-                "outcome": outcome, "latency_ms": round(latency_ms, 4), "n_chars": len(t),
-                "n_words": len(t.split()), "n_digits": sum(c.isdigit() for c in t),
-                "upper_frac": round(sum(c.isupper() for c in t) / len(t), 4), "has_url": "http" in t or "www." in t,
+                "outcome": outcome, "latency_ms": round(latency_ms, 4), **textstats.summary(t),
                 "tfidf_nnz": nnz[i] if nnz else None, "spam_probability": p,
                 "label": (None if p is None else ("spam" if p >= threshold else "ham")),
                 "cache_hit": bool(hits[i]) if hits else False,

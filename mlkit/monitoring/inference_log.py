@@ -1,8 +1,10 @@
 """The model server's inference log, read with pandas (lessons 05 and 06).
 
 Lesson 04's server appends one JSON object per prediction to the file named by
-``$MLKIT_INFERENCE_LOG``: request id, model version, latency, input features, output.
-Nested objects (the features, the output) become flat columns such as ``features.length``.
+``$MLKIT_INFERENCE_LOG``: request id, model version, latency, the message's statistics
+(:func:`mlkit.data.textstats.summary`: ``n_chars``, ``n_words``, ``n_digits``, ``upper_share``,
+``has_url``, ``has_phone``), output (:data:`mlkit.deployment.server.LOG_FIELDS`). Nested
+objects, where a log has them, become flat columns such as ``features.length``.
 Lesson 05 plots prediction and confidence distributions over time from it; lesson 06
 replays it.
 """

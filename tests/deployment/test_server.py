@@ -10,6 +10,7 @@ import urllib.request
 import pandas as pd
 import pytest
 
+from mlkit.data import textstats
 from mlkit.deployment import server, serving
 
 
@@ -84,11 +85,15 @@ def test_metrics_and_inference_log(servers):
     assert metric(blue, "mlkit_requests_total", version="1", outcome="ok") == before + 3
     assert metric(blue, "mlkit_request_latency_seconds_count", version="1") == hist_before + 3
     assert metric(blue, "mlkit_requests_total", version="1", outcome="invalid") >= 0
+    text = "CALL 0800 169 6031 NOW or see win.com"
+    serving.call(blue, "/predict", {"text": text})
     log = pd.read_json(servers["log"], lines=True)
     assert list(log.columns) == list(server.LOG_FIELDS)
     last = log.iloc[-1]
     assert last.model_version == 1 or str(last.model_version) == "1"
-    assert last.n_chars == len("hello there") and last.outcome == "ok" and last.label in ("spam", "ham")
+    assert last.outcome == "ok" and last.label in ("spam", "ham")
+    assert {k: last[k] for k in textstats.FIELDS} == textstats.summary(text)  # lesson 01's features, one definition
+    assert last.upper_share == round(7 / 18, 4) and last.has_phone and last.has_url
 
 
 def test_latency_buckets_resolve_percentiles():
