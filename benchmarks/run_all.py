@@ -385,7 +385,7 @@ def _tests_md(d: dict) -> list[str]:
             "Tests run two at a time (pytest-xdist, one file per worker), so the parts add up to more.", "",
             "| part | tests | test time |", "|---|---|---|"]
     rows += [f"| {k} | {v['tests']} | {v['seconds']:.0f} s |" for k, v in d["parts"].items()]
-    return rows
+    return rows + ([f"\nMeasured as: {d['_how']}."] if d.get("_how") else [])
 
 
 def _grading_md(d: dict) -> list[str]:
