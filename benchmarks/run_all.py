@@ -325,18 +325,18 @@ def _training_md(d: dict) -> list[str]:
 
 def _gpu_md() -> list[str]:
     """The newest GPU check committed beside this script (`gpu_check.py`, run on a lent GPU machine)."""
-    runs = sorted(ROOT.glob("benchmarks/gpu_check_*.json"), key=lambda f: json.loads(f.read_text()).get("when", ""))
-    runs = [f for f in runs if "notebook_fast" not in f.name]
-    if not runs:
+    checks = {f: json.loads(f.read_text()) for f in ROOT.glob("benchmarks/gpu_check_*.json")}
+    checks = {f: g for f, g in checks.items() if "throughput" in g}  # a notebook-only run has no table
+    if not checks:
         return []
-    g = json.loads(runs[-1].read_text())
-    rows = ["", f"On a GPU ({g.get('gpu')}, torch {g.get('torch')}, {g.get('when')}; `benchmarks/{runs[-1].name}`, "
+    path, g = max(checks.items(), key=lambda item: item[1].get("when", ""))
+    rows = ["", f"On a GPU ({g.get('gpu')}, torch {g.get('torch')}, {g.get('when')}; `benchmarks/{path.name}`, "
             "details in `benchmarks/gpu_results.md`), the Trainer's samples/s:", "",
             f"| model | batch | CPU ({g.get('threads')} threads there) | GPU fp32 | GPU bf16 autocast | best GPU / CPU |", "|---|---|---|---|---|---|"]
     for r in g.get("throughput", []):
         rows.append(f"| {r['model']} | {r['batch']} | {r['cpu']:,.0f}/s | {r['gpu fp32']:,.0f}/s | "
                     f"{r['gpu bf16 autocast']:,.0f}/s | {r['speed-up (best gpu / cpu)']:.1f}x |")
-    overhead = ROOT / "benchmarks" / runs[-1].name.replace("gpu_check", "trainer_overhead")
+    overhead = path.with_name(path.name.replace("gpu_check", "trainer_overhead"))
     if overhead.exists():
         o = json.loads(overhead.read_text())
         ratios = ", ".join(f"{r['workload'].split(' ')[0]} {r['ratio']:.3f}" for r in o["results"])
