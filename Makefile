@@ -30,7 +30,7 @@ browser: setup  ## install Chromium (browser tests) and Prometheus (lesson 05) (
 
 test: setup browser  ## the whole test suite: ruff, unit, notebooks, nbval, browser (two test files at a time)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(PYTEST_EXTRA)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder $(PYTEST_EXTRA)
 
 lab: setup  ## open JupyterLab at the course folder (notebooks/, exercises/, solutions/ one click away)
 	$(BIN)/jupyter lab --ServerApp.root_dir=.

@@ -7,7 +7,7 @@ Made from the current solutions/ and exercises/, so it never drifts from the che
 learner per folder; each covers one case the grader must survive:
 
     alice   both lessons solved                    -> full marks
-    bob     both lessons untouched                 -> every question "not started"
+    bob     lesson 00 untouched                    -> every question "not started"
     carol   lesson 00, first exercise only         -> partly correct
     dave    lesson 00, spam share as a percentage  -> a known mistake message
     erin    lesson 00, an endless loop first       -> timeout, the rest still graded
@@ -70,7 +70,7 @@ def _with_cell_before(nb: dict, name: str, source: str) -> dict:
 
 def build() -> dict[str, str]:
     """Relative path -> file text of every fixture notebook."""
-    sol00, ex00, sol01, ex01 = _load("solutions", L00), _load("exercises", L00), _load("solutions", L01), _load("exercises", L01)
+    sol00, ex00, sol01 = _load("solutions", L00), _load("exercises", L00), _load("solutions", L01)
     carol = json.loads(json.dumps(ex00))
     i = _defining(carol, "profile_data")
     carol["cells"][i] = sol00["cells"][_defining(sol00, "profile_data")]
@@ -82,7 +82,7 @@ def build() -> dict[str, str]:
     cell["source"] = src.splitlines(keepends=True)
     notebooks = {
         f"alice/{L00}.ipynb": sol00, f"alice/{L01}.ipynb": sol01,
-        f"bob/{L00}.ipynb": ex00, f"bob/{L01}.ipynb": ex01,
+        f"bob/{L00}.ipynb": ex00,
         f"carol/{L00}.ipynb": carol, f"dave/{L00}.ipynb": dave,
         f"erin/{L00}.ipynb": _with_cell_before(sol00, "profile_data", ENDLESS),
         f"frank/{L00}.ipynb": _with_cell_before(sol00, "profile_data", HOG),
@@ -96,17 +96,20 @@ def build() -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     files = build()
+    extra = sorted(str(p.relative_to(OUT)) for p in OUT.rglob("*.ipynb") if str(p.relative_to(OUT)) not in files)
     if "--check" in argv:
         stale = [p for p, text in files.items() if not (OUT / p).exists() or (OUT / p).read_text() != text]
-        if stale:
-            print(f"tests/fixtures/class is out of date ({', '.join(stale)}): "
+        if stale or extra:
+            print(f"tests/fixtures/class is out of date ({', '.join(stale + extra)}): "
                   "run python scripts/make_grading_fixtures.py", file=sys.stderr)
             return 1
         return 0
     for path, text in files.items():
         (OUT / path).parent.mkdir(parents=True, exist_ok=True)
         (OUT / path).write_text(text)
-    print(f"wrote {len(files)} notebooks to {OUT.relative_to(ROOT)}")
+    for path in extra:  # a notebook the class no longer has
+        (OUT / path).unlink()
+    print(f"wrote {len(files)} notebooks to {OUT.relative_to(ROOT)}" + (f", removed {len(extra)}" if extra else ""))
     return 0
 
 

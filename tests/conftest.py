@@ -28,11 +28,23 @@ def _chromium_available() -> bool:
     return labdriver.find_chromium()[0] is not None
 
 
+def _first_is_slowest(item: pytest.Item) -> int:
+    """The browser tests (one long file), then whatever executes notebooks, then the rest."""
+    if item.get_closest_marker("browser"):
+        return 0
+    return 1 if item.get_closest_marker("notebooks") or type(item).__module__.startswith("nbval") else 2
+
+
 def pytest_collection_modifyitems(config, items):
     """Each lesson runs once per pass. Where the browser tests run a lesson in JupyterLab
     (Chromium present and ``test_lesson_in_jupyterlab[lesson]`` selected), that test also
     checks its key results, and the batch runner's copy of the lesson is deselected
-    (tests/course/test_notebooks.py). Without Chromium the runner runs every lesson."""
+    (tests/course/test_notebooks.py). Without Chromium the runner runs every lesson.
+
+    The slow files go first: `make test` hands whole files to two workers in this order
+    (``--dist loadfile --no-loadscope-reorder``), so the workers end with short files and
+    finish together, instead of one waiting while the other runs a long file picked up last."""
+    items.sort(key=_first_is_slowest)  # stable: files keep their order within each group
     def by_param(test, key):
         return {item.callspec.params[key]: item for item in items if getattr(item, "originalname", "") == test}
 

@@ -29,6 +29,12 @@ def path_without_prometheus(tmp_path, monkeypatch):
             if entry.name not in HIDDEN and not target.exists():
                 target.symlink_to(entry.path)
     monkeypatch.setenv("PATH", str(bin_dir))
+    # its own workspaces, and the test run's course store: data v1 and the models are built once
+    # (under the store's lock) for every test that needs them, not again here
+    shared_store = Path(os.environ["MLKIT_HOME"]) / "store"
+    shared_store.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "store").symlink_to(shared_store, target_is_directory=True)
     monkeypatch.setenv("MLKIT_HOME", str(tmp_path / "home"))
     return bin_dir
 
