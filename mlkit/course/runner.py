@@ -134,13 +134,18 @@ def _environment(values: dict[str, str]):
 def _kernel_config() -> Any:
     """The kernel talks to the runner over local IPC sockets on POSIX (no network port, and no
     "Kernel is running over TCP without encryption" warning in the runner's output). Each
-    kernel gets its own socket path prefix, so that kernels started at once never share one."""
+    kernel gets its own socket path prefix, so that kernels started at once never share one.
+    The kernel's own log stays out of the runner's output too: a kernel that is shut down
+    while it still handles a message logs "KeyboardInterrupt caught in kernel" (jupyter_client
+    interrupts before it asks the kernel to shut down). Cell errors and a dead kernel are
+    reported from the notebook, not from this log."""
     import tempfile
     import uuid
 
     from traitlets.config import Config
 
     cfg = Config()
+    cfg.NotebookClient.extra_arguments = ["--IPKernelApp.log_level=CRITICAL"]
     if os.name == "posix":
         cfg.KernelManager.transport = "ipc"
         cfg.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"mlkit-kernel-{uuid.uuid4().hex[:12]}")

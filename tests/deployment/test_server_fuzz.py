@@ -10,12 +10,15 @@ import urllib.request
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
                     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
                     max_leaves=20)
+# one valid body per route, always among the inputs: random bodies alone may never be valid
+GOOD = {"/predict": {"text": "WINNER! Claim your free prize now"},
+        "/predict/batch": {"messages": ["see you at lunch", "FREE entry: text WIN to 80086"]}}
 
 
 def _send(url: str, path: str, data: bytes) -> int:
@@ -48,6 +51,7 @@ def _bodies(schema: dict, ref: str):
 def _fuzz(url: str, path: str, bodies, statuses: list[int]) -> None:
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(data=bodies)
+    @example(data=json.dumps(GOOD[path]).encode())
     def fuzz(data):
         status = _send(url, path, data)
         statuses.append(status)
@@ -68,5 +72,5 @@ def test_fuzz_from_openapi(servers):
     statuses: list[int] = []
     for path, ref in targets:
         _fuzz(url, path, _bodies(schema, ref), statuses)
-    assert any(s == 200 for s in statuses) and any(400 <= s < 500 for s in statuses)
+    assert statuses.count(200) >= 2 and any(400 <= s < 500 for s in statuses)  # the good bodies, and bad ones
     assert urllib.request.urlopen(url + "/health/ready").status == 200  # still up
