@@ -42,7 +42,7 @@ def main() -> None:
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    from mlkit import datasets
+    from mlkit.course import datasets
     from mlkit.monitoring import drift
 
     bikes = datasets.load_bike_sharing()

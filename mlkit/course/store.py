@@ -436,7 +436,7 @@ def build_data_v1(store: Store, seed: int = 0) -> DataRelease:
     split messages as ``v1``. The API's store file is read directly (no server)."""
     import pandas as pd
 
-    from mlkit import datasets
+    from mlkit.course import datasets
     from mlkit.data import ingest, prep, validation
 
     with tempfile.TemporaryDirectory(dir=store.root, prefix=".build-") as tmp:

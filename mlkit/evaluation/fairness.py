@@ -41,7 +41,7 @@ class AdultData:
 
 
 def adult_data(seed: int = 0, test_size: float = 0.3, n_rows: int | None = None) -> AdultData:
-    """UCI Adult (``mlkit.datasets.load_adult``) ready for a model (lesson 03).
+    """UCI Adult (``mlkit.course.datasets.load_adult``) ready for a model (lesson 03).
 
     Categorical columns are one-hot encoded (missing values become their own "nan"
     category); ``sex`` and ``race`` stay *in* the features (dropping them does not remove
@@ -51,7 +51,7 @@ def adult_data(seed: int = 0, test_size: float = 0.3, n_rows: int | None = None)
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    from mlkit import datasets
+    from mlkit.course import datasets
 
     df = datasets.load_adult()
     if n_rows is not None and n_rows < len(df):

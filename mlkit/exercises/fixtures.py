@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=1)
 def sms() -> pd.DataFrame:
     """The shipped SMS Spam Collection as it comes (columns text, label), copies included."""
-    from mlkit import datasets
+    from mlkit.course import datasets
 
     return datasets.load_sms_spam()
 

@@ -42,10 +42,10 @@ def _check_q1(message_length_histogram, p95_from_buckets) -> str:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from mlkit.exercises import fixtures
-    from mlkit.monitoring import metrics
+    from mlkit.monitoring import scrape
 
     for buckets, why in _KNOWN:
-        want = metrics.histogram_quantile(0.95, buckets)
+        want = scrape.histogram_quantile(0.95, buckets)
         got = p95_from_buckets(list(buckets))
         if not _is_number(got):
             raise Mistake(f"p95_from_buckets({buckets}) returned {got!r}; return a number.")
@@ -57,7 +57,7 @@ def _check_q1(message_length_histogram, p95_from_buckets) -> str:
     texts = list(fixtures.sms().text)
     registry = CollectorRegistry()
     message_length_histogram(texts, registry)
-    snap = metrics.parse(generate_latest(registry).decode())
+    snap = scrape.parse(generate_latest(registry).decode())
     name = "sms_message_length_chars"
     if not snap.select(f"{name}_count"):
         found = sorted({s.name for s in snap.samples}) or "nothing"
@@ -75,7 +75,7 @@ def _check_q1(message_length_histogram, p95_from_buckets) -> str:
         raise Mistake(f"Only {len(buckets) - 1} finite bucket(s): with so few, p95 can be off by hundreds of "
                       "characters. Use bounds that cover 0-200 characters in steps of 20 or so.")
     est, true = p95_from_buckets(buckets), float(np.percentile(lengths, 95))
-    width = max(metrics.bucket_width(v, buckets) for v in (est, true))
+    width = max(scrape.bucket_width(v, buckets) for v in (est, true))
     if abs(est - true) > width:
         raise Mistake(f"p95 from your buckets is {est:.1f} characters, the exact p95 is {true:.1f}: more than a "
                       f"bucket ({width:g}) apart. Are the bounds sorted, and do they cover the messages' lengths?")
@@ -99,15 +99,15 @@ q1 = Question(
 # --- q2: an alert rule that fires on the fault and not on healthy traffic -------------------------
 @lru_cache(maxsize=1)
 def _histories() -> dict[str, list]:
-    from mlkit.monitoring import metrics
+    from mlkit.monitoring import scrape
 
     healthy = (20, 0.0, 0.0)
     return {
-        "healthy": metrics.simulated_history([healthy, (15, 0.0, 0.0)], seed=1),
-        "error fault": metrics.simulated_history([healthy, (15, 0.3, 0.0)], seed=2),
-        "latency fault": metrics.simulated_history([healthy, (15, 0.0, 0.3)], seed=3),
-        "one-second blip": metrics.simulated_history([healthy, (1, 1.0, 0.0), (14, 0.0, 0.0)], seed=4),
-        "fault fixed": metrics.simulated_history([healthy, (15, 0.3, 0.0), (4, 0.0, 0.0)], seed=5),
+        "healthy": scrape.simulated_history([healthy, (15, 0.0, 0.0)], seed=1),
+        "error fault": scrape.simulated_history([healthy, (15, 0.3, 0.0)], seed=2),
+        "latency fault": scrape.simulated_history([healthy, (15, 0.0, 0.3)], seed=3),
+        "one-second blip": scrape.simulated_history([healthy, (1, 1.0, 0.0), (14, 0.0, 0.0)], seed=4),
+        "fault fixed": scrape.simulated_history([healthy, (15, 0.3, 0.0), (4, 0.0, 0.0)], seed=5),
     }
 
 
@@ -162,7 +162,7 @@ def _scores(n: int = 200, window: int = 168, shift: float = 0.25):
     shifted by ``shift`` standard deviations; two independent sets (fit, test)."""
     import numpy as np
 
-    from mlkit import datasets
+    from mlkit.course import datasets
     from mlkit.monitoring import drift
 
     bikes = datasets.load_bike_sharing()

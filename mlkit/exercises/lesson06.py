@@ -24,10 +24,10 @@ WEEK = 20  # the week the gate is asked about: spring's models meet early summer
 
 @lru_cache(maxsize=1)
 def _year() -> Any:
-    """The replayed 2011 bike year (:func:`mlkit.retraining.stream.load_stream`), loaded once; read-only."""
-    from mlkit.retraining import stream
+    """The replayed 2011 bike year (:func:`mlkit.retraining.replay.load_stream`), loaded once; read-only."""
+    from mlkit.retraining import replay
 
-    return stream.load_stream()
+    return replay.load_stream()
 
 
 def _is_bool(x: Any) -> bool:
@@ -57,12 +57,12 @@ def _gate_cases() -> tuple[Any, dict[str, Any]]:
     """``recent`` (the labelled rows at the start of week 20) and the models to gate."""
     import numpy as np
 
-    from mlkit.retraining import pipeline, stream
+    from mlkit.retraining import pipeline, replay
 
     year = _year()
-    recent = stream.labelled_at(year, WEEK, 7, 2)
+    recent = replay.labelled_at(year, WEEK, 7, 2)
     winter = pipeline.BikeModel.fit(year[year.week < 8])
-    spring = pipeline.BikeModel.fit(stream.labelled_at(year, WEEK, 7, 8))
+    spring = pipeline.BikeModel.fit(replay.labelled_at(year, WEEK, 7, 8))
     err = np.abs(spring.predict(recent) - recent["bikers"].to_numpy(float))
     g = np.random.default_rng(6).uniform(-0.85, 0.85, len(recent))
     k = (-0.05 * err.mean() - (err * g).mean()) / err.mean()  # noisy: 5 % better on average, by luck

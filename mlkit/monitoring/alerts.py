@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mlkit.monitoring import metrics
+from mlkit.monitoring import scrape
 
 REQUESTS = "mlkit_requests_total"
 LATENCY = "mlkit_request_latency_seconds"
@@ -63,14 +63,14 @@ class SLO:
         return (f'1 - sum(rate({self.latency}_bucket{{le="{le}"}}[{window}]))'
                 f" / sum(rate({self.latency}_count[{window}]))")
 
-    def bad_ratio(self, before: metrics.Snapshot, after: metrics.Snapshot) -> float:
+    def bad_ratio(self, before: scrape.Snapshot, after: scrape.Snapshot) -> float:
         """The fraction of bad requests between two Python scrapes (NaN with no requests)."""
         if self.name == "errors":
-            total = metrics.increase(before, after, self.requests)
-            bad = metrics.increase(before, after, self.requests, **{self.outcome_label: self.error_value})
+            total = scrape.increase(before, after, self.requests)
+            bad = scrape.increase(before, after, self.requests, **{self.outcome_label: self.error_value})
             return bad / total if total else float("nan")
-        total = metrics.increase(before, after, f"{self.latency}_count")
-        good = metrics.increase(before, after, f"{self.latency}_bucket", le=_le(self.latency_s))
+        total = scrape.increase(before, after, f"{self.latency}_count")
+        good = scrape.increase(before, after, f"{self.latency}_bucket", le=_le(self.latency_s))
         return 1 - good / total if total else float("nan")
 
 
@@ -97,18 +97,18 @@ class BurnRateRule:
         return (f"({self.slo.bad_ratio_promql(f'{self.long_s}s')}) / {b:g} > {self.factor:g}\n"
                 f"and\n({self.slo.bad_ratio_promql(f'{self.short_s}s')}) / {b:g} > {self.factor:g}")
 
-    def burn_rates(self, history: Sequence[metrics.Snapshot]) -> tuple[float, float]:
+    def burn_rates(self, history: Sequence[scrape.Snapshot]) -> tuple[float, float]:
         """(long, short) burn rates at the last snapshot of ``history`` (scraped by Python)."""
         return tuple(self.slo.bad_ratio(_at(history, w), history[-1]) / self.slo.budget
                      for w in (self.long_s, self.short_s))
 
-    def fires(self, history: Sequence[metrics.Snapshot]) -> bool:
+    def fires(self, history: Sequence[scrape.Snapshot]) -> bool:
         """Whether the alert is active at the last snapshot (NaN, i.e. no traffic, is False)."""
         long, short = self.burn_rates(history)
         return bool(long > self.factor and short > self.factor)
 
 
-def _at(history: Sequence[metrics.Snapshot], seconds: float) -> metrics.Snapshot:
+def _at(history: Sequence[scrape.Snapshot], seconds: float) -> scrape.Snapshot:
     """The latest snapshot taken at least ``seconds`` before the last one (else the first)."""
     end = history[-1].at
     older = [s for s in history if end - s.at >= seconds - 1e-6]
@@ -140,12 +140,12 @@ def rules_yaml(rules: Sequence[BurnRateRule], group: str = "mlkit-slo", interval
                      Dumper=Dumper, sort_keys=False, width=200)
 
 
-def evaluate(rules: Sequence[BurnRateRule], history: Sequence[metrics.Snapshot]) -> dict[str, bool]:
+def evaluate(rules: Sequence[BurnRateRule], history: Sequence[scrape.Snapshot]) -> dict[str, bool]:
     """Each rule's state at the end of ``history``: the Python twin of Prometheus' evaluation."""
     return {r.alert: r.fires(history) for r in rules}
 
 
-def fired_during(rules: Sequence[BurnRateRule], history: Sequence[metrics.Snapshot], start: int = 1) -> set[str]:
+def fired_during(rules: Sequence[BurnRateRule], history: Sequence[scrape.Snapshot], start: int = 1) -> set[str]:
     """The alerts that were active at any snapshot of ``history[start:]``, evaluated once per
     scrape as Prometheus does (earlier snapshots still count inside the windows)."""
     return {r.alert for r in rules for i in range(max(start, 1) + 1, len(history) + 1) if r.fires(history[:i])}

@@ -14,14 +14,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from mlkit.monitoring import metrics
+from mlkit.monitoring import scrape
 
 PREDICTIONS = "mlkit_predictions_total"
 
 # --------------------------------------------------------------------------- series from scrapes
 
 
-def series(history: Sequence[metrics.Snapshot], window_s: float = 3.0, predictions: str = PREDICTIONS,
+def series(history: Sequence[scrape.Snapshot], window_s: float = 3.0, predictions: str = PREDICTIONS,
            **names: str) -> list[dict[str, Any]]:
     """For every snapshot after the first: the window stats over the last ``window_s``
     seconds (``t`` = seconds since the first snapshot), and ``mix``: the share of each
@@ -30,8 +30,8 @@ def series(history: Sequence[metrics.Snapshot], window_s: float = 3.0, predictio
     for i in range(1, len(history)):
         end = history[i]
         start = next((s for s in reversed(history[:i]) if end.at - s.at >= window_s - 1e-6), history[0])
-        w = metrics.window(start, end, **names)
-        labels = {lab: metrics.increase(start, end, predictions, label=lab)
+        w = scrape.window(start, end, **names)
+        labels = {lab: scrape.increase(start, end, predictions, label=lab)
                   for lab in end.label_values(predictions, "label")}
         rows.append({"t": end.at - history[0].at, "rate": w.request_rate, "error_rate": w.error_rate,
                      "p50": w.p50_ms, "p95": w.p95_ms, "p99": w.p99_ms,
@@ -39,7 +39,7 @@ def series(history: Sequence[metrics.Snapshot], window_s: float = 3.0, predictio
     return rows
 
 
-def figure(history: Sequence[metrics.Snapshot], window_s: float = 3.0, title: str = "model server",
+def figure(history: Sequence[scrape.Snapshot], window_s: float = 3.0, title: str = "model server",
            marks: Sequence[tuple[float, str]] = (), **names: str) -> Any:
     """The four panels as one matplotlib figure; ``marks``: ``(t, text)`` vertical lines
     (e.g. where a fault was switched on)."""
@@ -85,15 +85,15 @@ class LiveDashboard:
                  title: str = "model server, live", **names: str) -> None:
         self.metrics_url, self.window_s, self.every, self.title, self.names = (
             metrics_url, window_s, every, title, names)
-        self.history: list[metrics.Snapshot] = []
+        self.history: list[scrape.Snapshot] = []
         self.marks: list[tuple[float, str]] = []
         self.errors: list[str] = []
         self._handle: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def scrape(self) -> metrics.Snapshot:
-        snap = metrics.scrape(self.metrics_url)
+    def scrape(self) -> scrape.Snapshot:
+        snap = scrape.scrape(self.metrics_url)
         self.history.append(snap)
         return snap
 
@@ -139,7 +139,7 @@ class LiveDashboard:
             self._handle.update(fig)
         plt.close(fig)
 
-    def run(self, seconds: float, draw: bool = True) -> list[metrics.Snapshot]:
+    def run(self, seconds: float, draw: bool = True) -> list[scrape.Snapshot]:
         """Keep scraping for ``seconds``, redrawing about once a second; returns the history."""
         self.start()
         end = time.monotonic() + seconds

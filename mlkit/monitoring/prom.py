@@ -5,7 +5,7 @@ files to evaluate; it keeps its time series in a folder (here in the lesson's wo
 and answers PromQL over an HTTP API. These helpers write the config, start the binaries
 through :class:`mlkit.course.processes.BackgroundServer` (stopped with the kernel), and
 call the API. Where Prometheus is not installed, :func:`available` says so and the lesson
-computes the same numbers in Python (``metrics`` and ``alerts``).
+computes the same numbers in Python (``scrape`` and ``alerts``).
 """
 
 from __future__ import annotations

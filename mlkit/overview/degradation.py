@@ -35,7 +35,7 @@ def add_features(bikes: pd.DataFrame) -> pd.DataFrame:
     missing = {"datetime", "hr", "workingday", "weathersit", *NUMERIC, TARGET} - set(bikes.columns)
     if missing:
         raise KeyError(f"The bike data lacks the column(s) {sorted(missing)}: "
-                       "load it with mlkit.datasets.load_bike_sharing().")
+                       "load it with mlkit.course.datasets.load_bike_sharing().")
     out = bikes.copy()
     out["month"] = out["datetime"].dt.month
     out["date"] = out["datetime"].dt.normalize()

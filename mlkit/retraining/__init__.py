@@ -1,6 +1,6 @@
 """Lesson 06, Retraining: the loop from a drift alarm to a safely promoted model.
 
-Modules: :mod:`stream` (the bike year replayed week by week), :mod:`policies` (when to
+Modules: :mod:`replay` (the bike year replayed week by week), :mod:`policies` (when to
 retrain, and the simulation), :mod:`gate` (challenger vs champion), :mod:`pipeline` (one
 retrain through DVC, Great Expectations, MLflow and the registry), :mod:`canary` (the
 challenger behind lesson 04's router before it is promoted), :mod:`cicd` (dvc.yaml and a CI

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlkit.retraining import stream as streams
+from mlkit.retraining import replay
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,10 +162,10 @@ class Encoded:
         self.time = stream["datetime"].to_numpy()
 
     def labelled(self, week: int, delay_days: float, window_weeks: int | None = None) -> Any:
-        """A boolean mask: the rows labelled by the start of ``week`` (see :func:`stream.labelled_at`)."""
+        """A boolean mask: the rows labelled by the start of ``week`` (see :func:`replay.labelled_at`)."""
         import numpy as np
 
-        start = np.datetime64(streams.week_start(self.stream, week)) - np.timedelta64(int(delay_days * 24), "h")
+        start = np.datetime64(replay.week_start(self.stream, week)) - np.timedelta64(int(delay_days * 24), "h")
         mask = self.time < start
         if window_weeks is not None:
             mask &= self.week >= week - window_weeks
@@ -193,13 +193,13 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
     import numpy as np
     import pandas as pd
 
-    data = stream if isinstance(stream, Encoded) else Encoded(streams.load_stream() if stream is None else stream)
-    if not 1 <= initial_weeks < streams.WEEKS:
-        raise ValueError(f"initial_weeks must be between 1 and {streams.WEEKS - 1}, not {initial_weeks}.")
+    data = stream if isinstance(stream, Encoded) else Encoded(replay.load_stream() if stream is None else stream)
+    if not 1 <= initial_weeks < replay.WEEKS:
+        raise ValueError(f"initial_weeks must be between 1 and {replay.WEEKS - 1}, not {initial_weeks}.")
     train = data.week < initial_weeks
     model, model_week, since = fit(data.X[train], data.y[train]), initial_weeks, 0
     rows, retrains = [], []
-    for week in range(initial_weeks, streams.WEEKS):
+    for week in range(initial_weeks, replay.WEEKS):
         since += 1
         latest = data.labelled(week, delay_days) & ~data.labelled(week - 1, delay_days)
         recent = None
@@ -226,7 +226,7 @@ def compare(policies: Sequence[Policy], stream: pd.DataFrame | Encoded | None = 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    data = stream if isinstance(stream, Encoded) else Encoded(streams.load_stream() if stream is None else stream)
+    data = stream if isinstance(stream, Encoded) else Encoded(replay.load_stream() if stream is None else stream)
     runs = {p.name: simulate(p, data, **kwargs) for p in tqdm(policies, desc="policies", leave=False)}
     table = pd.DataFrame([{"policy": n, "mae": r.mae, "retrains": r.retrains,
                            "retrain_weeks": r.retrain_weeks} for n, r in runs.items()])

@@ -26,10 +26,10 @@ class TimelineExplorer(MainWidget):
                  **simulate_kwargs: Any) -> None:
         import ipywidgets as w
 
-        from mlkit.retraining import stream as streams
+        from mlkit.retraining import replay
 
         self.data = stream if isinstance(stream, policies.Encoded) else policies.Encoded(
-            streams.load_stream() if stream is None else stream)
+            replay.load_stream() if stream is None else stream)
         self.kwargs = simulate_kwargs
         self.button = w.Button(description="Simulate the year", button_style="primary")
         self.policy = w.Dropdown(options=list(SLIDER), value=policy, description="policy")

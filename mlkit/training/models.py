@@ -125,7 +125,7 @@ def spam_data(data: Any = None, *, max_features: int = 3000, seed: int = 0) -> S
     from mlkit.data import prep
 
     if data is None:
-        from mlkit import datasets
+        from mlkit.course import datasets
         from mlkit.data import ingest
 
         sms = datasets.load_sms_spam()
@@ -244,7 +244,7 @@ def mnist_data(df: Any = None, *, test_size: float = 0.2, seed: int = 0) -> Spli
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from mlkit import datasets
+    from mlkit.course import datasets
 
     if df is None:
         df = datasets.load_mnist_sample()

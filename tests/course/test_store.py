@@ -13,7 +13,7 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 
 import mlkit  # noqa: E402
-from mlkit.course import cli  # noqa: E402
+from mlkit import cli  # noqa: E402
 from mlkit.course import store as cstore  # noqa: E402
 from mlkit.data import prep, versioning  # noqa: E402
 from mlkit.training import models, tracking  # noqa: E402

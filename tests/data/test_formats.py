@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.data import formats
 
 

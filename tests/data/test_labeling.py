@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.course.widgets import MAIN_CLASS
 from mlkit.data import labeling
 

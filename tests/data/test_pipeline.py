@@ -14,7 +14,7 @@ pytest.importorskip("dvc")
 gx = pytest.importorskip("great_expectations")
 import great_expectations.expectations as gxe  # noqa: E402
 
-from mlkit import datasets  # noqa: E402
+from mlkit.course import datasets  # noqa: E402
 from mlkit.data import ingest, pipeline, prep, validation  # noqa: E402
 
 DVC_YAML = """\

@@ -65,7 +65,7 @@ def test_module_imports_neither_pandas_nor_numpy():
 
 
 def test_features_and_slices_use_these_definitions_on_the_sms_data():
-    from mlkit import datasets
+    from mlkit.course import datasets
     from mlkit.data import prep
     from mlkit.evaluation import slices
 

@@ -9,7 +9,7 @@ gx = pytest.importorskip("great_expectations")
 import great_expectations.expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
-from mlkit import datasets  # noqa: E402
+from mlkit.course import datasets  # noqa: E402
 from mlkit.data import ingest, validation  # noqa: E402
 
 

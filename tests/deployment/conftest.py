@@ -66,7 +66,7 @@ def servers(registry, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def messages():
-    from mlkit import datasets
+    from mlkit.course import datasets
 
     return datasets.load_sms_spam().text.tolist()[:300]
 

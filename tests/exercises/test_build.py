@@ -145,7 +145,7 @@ def test_check_names_missing_and_orphaned_learner_copies(tmp_path, capsys):
 
 
 def test_cli_exercises_build_check_uses_the_same_code(capsys):
-    from mlkit.course import cli
+    from mlkit import cli
 
     assert cli.main(["exercises", "build", "--check"]) == 0
     assert "up to date" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import numpy as np
 
 from mlkit.exercises import lesson05 as ex
 from mlkit.exercises import quiz
-from mlkit.monitoring import metrics
+from mlkit.monitoring import scrape
 from exercise_checks import expect as _expect
 
 
@@ -33,7 +33,7 @@ def _histogram(buckets=tuple(range(20, 220, 20)), name="sms_message_length_chars
 
 
 def _p95(buckets):
-    return metrics.histogram_quantile(0.95, buckets)
+    return scrape.histogram_quantile(0.95, buckets)
 
 
 def test_q1():
@@ -51,8 +51,8 @@ def _burn(history, seconds):
     now = history[-1]
     older = [s for s in history if now.at - s.at >= seconds]
     start = older[-1] if older else history[0]
-    total = metrics.increase(start, now, "mlkit_requests_total")
-    errors = metrics.increase(start, now, "mlkit_requests_total", outcome="error")
+    total = scrape.increase(start, now, "mlkit_requests_total")
+    errors = scrape.increase(start, now, "mlkit_requests_total", outcome="error")
     return errors / total / 0.01 if total else 0.0
 
 
@@ -62,7 +62,7 @@ def test_q2():
     _expect(ex.q2, lambda h: _burn(h, 12) > 14.4, says="short window")
     _expect(ex.q2, lambda h: _burn(h, 12) > 1000, says="burn rate is the error share")
     _expect(ex.q2, lambda h: _burn(h, 12) >= 0, says="healthy")
-    slow = lambda h: metrics.window(h[max(0, len(h) - 13)], h[-1]).p99_ms > 100  # noqa: E731
+    slow = lambda h: scrape.window(h[max(0, len(h) - 13)], h[-1]).p99_ms > 100  # noqa: E731
     _expect(ex.q2, lambda h: slow(h) or (_burn(h, 12) > 14.4 and _burn(h, 3) > 14.4), says="latency fault")
     _expect(ex.q2, lambda h: "yes", says="True or False")
 

@@ -88,7 +88,7 @@ def test_summary_lists_known_lessons_before_any_progress():
 
 
 def test_cli_prints_progress(capsys):
-    from mlkit.course import cli
+    from mlkit import cli
 
     progress.record_check("00_lifecycle_overview", "q2", True)
     assert cli.main(["progress"]) == 0

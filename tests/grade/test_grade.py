@@ -157,7 +157,7 @@ def test_dask_gives_the_same_gradebook_as_jobs(graded):
 
 
 def test_cli_grades_a_broken_notebook_and_writes_the_gradebook(tmp_path, capsys):
-    from mlkit.course.cli import main
+    from mlkit.cli import main
 
     assert main(["grade", str(CLASS / "ivan"), "-o", str(tmp_path / "grades")]) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mlkit.course.processes import BackgroundServer
-from mlkit.monitoring import alerts, metrics, prom
+from mlkit.monitoring import alerts, prom, scrape
 
 RULES = alerts.default_rules(0.05)
 HEALTHY = (20, 0.0, 0.0)
@@ -21,25 +21,25 @@ HEALTHY = (20, 0.0, 0.0)
     ((1, 1.0, 0.0), set()),  # a one-second blip: the long window ignores it
 ])
 def test_each_fault_fires_its_alert_in_python(fault, expected):
-    history = metrics.simulated_history([HEALTHY, fault])
+    history = scrape.simulated_history([HEALTHY, fault])
     assert alerts.fired_during(RULES, history[:21]) == set()
     assert alerts.fired_during(RULES, history) == expected
 
 
 def test_an_alert_stops_after_the_fault():
-    history = metrics.simulated_history([HEALTHY, (15, 0.3, 0.0), (15, 0.0, 0.0)])
+    history = scrape.simulated_history([HEALTHY, (15, 0.3, 0.0), (15, 0.0, 0.0)])
     assert alerts.evaluate(RULES, history[:36])["ErrorBudgetBurn"]
     assert not alerts.evaluate(RULES, history)["ErrorBudgetBurn"]  # the short window cleared it
 
 
 def test_no_traffic_is_no_alert():
-    history = metrics.simulated_history([(5, 0.0, 0.0)], rate=0)
+    history = scrape.simulated_history([(5, 0.0, 0.0)], rate=0)
     assert alerts.evaluate(RULES, history) == {"LatencyBudgetBurn": False, "ErrorBudgetBurn": False}
 
 
 def test_burn_rates_and_promql():
     rule = RULES[1]
-    history = metrics.simulated_history([(15, 0.1, 0.0)])
+    history = scrape.simulated_history([(15, 0.1, 0.0)])
     long, short = rule.burn_rates(history)
     assert 5 < long < 15 and 0 < short < 25  # 10 % errors on a 1 % budget: burn rate ~10
     assert 'le="0.05"' in RULES[0].promql() and "[12s]" in RULES[0].promql() and "[3s]" in RULES[0].promql()

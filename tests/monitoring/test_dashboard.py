@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from mlkit.course.processes import BackgroundServer
-from mlkit.monitoring import dashboard, metrics
+from mlkit.monitoring import dashboard, scrape
 
 
 def test_grafana_dashboard_structure():
@@ -41,7 +41,7 @@ def test_grafana_dashboard_structure():
 
 
 def test_series_and_figure_from_simulated_traffic():
-    history = metrics.simulated_history([(5, 0.0, 0.0), (5, 0.5, 0.0)])
+    history = scrape.simulated_history([(5, 0.0, 0.0), (5, 0.5, 0.0)])
     rows = dashboard.series(history, window_s=3)
     assert len(rows) == len(history) - 1
     assert rows[2]["error_rate"] == 0 and rows[-1]["error_rate"] > 0.3

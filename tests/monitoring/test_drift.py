@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.monitoring import drift
 
 COLUMNS = ["temp", "atemp", "hum", "windspeed"]

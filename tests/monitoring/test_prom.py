@@ -12,7 +12,7 @@ import pytest
 
 from mlkit.course.errors import MlkitError
 from mlkit.course.processes import BackgroundServer
-from mlkit.monitoring import alerts, metrics, prom
+from mlkit.monitoring import alerts, prom, scrape
 
 needs_prometheus = pytest.mark.skipif(not prom.available(), reason=prom.missing_message())
 
@@ -70,11 +70,11 @@ def test_real_prometheus_scrapes_and_agrees_with_python(tmp_path, exporter):
     try:
         up = prom.wait_until(lambda: prom.value(server.url, 'up{job="demo"}') == 1.0, timeout=30)
         assert up, "Prometheus did not scrape the exporter"
-        snap = metrics.scrape(exporter.url + "/metrics")
+        snap = scrape.scrape(exporter.url + "/metrics")
         for q in (0.5, 0.9, 0.99):
             promql = f"histogram_quantile({q}, sum by (le) (demo_latency_seconds_bucket))"
             assert prom.value(server.url, promql) == pytest.approx(
-                metrics.histogram_quantile(q, snap.buckets("demo_latency_seconds")))
+                scrape.histogram_quantile(q, snap.buckets("demo_latency_seconds")))
         assert prom.value(server.url, 'sum(demo_requests_total{outcome="error"})') == 5
         assert prom.query(server.url, "no_such_metric") == []
         assert math.isnan(prom.value(server.url, "no_such_metric"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.monitoring import drift, widget
 
 COLUMNS = ["temp", "atemp", "hum", "windspeed"]

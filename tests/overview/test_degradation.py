@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import mean_absolute_error
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.overview import degradation
 
 

@@ -6,14 +6,14 @@ import pytest
 
 from mlkit.retraining import canary as C
 from mlkit.retraining import pipeline as P
-from mlkit.retraining import stream
+from mlkit.retraining import replay
 
 
 @pytest.fixture(scope="module")
 def models():
-    s = stream.load_stream()
-    recent = stream.labelled_at(s, 20, 7, 2)
-    return P.BikeModel.fit(s[s.week < 8]), P.BikeModel.fit(stream.labelled_at(s, 20, 7, 8)), recent
+    s = replay.load_stream()
+    recent = replay.labelled_at(s, 20, 7, 2)
+    return P.BikeModel.fit(s[s.week < 8]), P.BikeModel.fit(replay.labelled_at(s, 20, 7, 8)), recent
 
 
 def _children() -> set[int]:
@@ -59,16 +59,16 @@ def test_injected_canary_failure_goes_through_the_router(tmp_path, models):
     """pipeline.retrain(inject="canary") calls the canary with fault="errors": a real failure via the router."""
     from mlkit.course.store import Store
 
-    s = stream.load_stream()
+    s = replay.load_stream()
     pl = P.RetrainingPipeline(Store(tmp_path / "home"), tmp_path / "06")
     seen = []
 
     def check(model, fault=None):
         seen.append(fault)
-        C.router_canary(pl.load("champion"), model, stream.labelled_at(s, 24, 7, 2), fault=fault)
+        C.router_canary(pl.load("champion"), model, replay.labelled_at(s, 24, 7, 2), fault=fault)
 
     assert pl.retrain(s[s.week < 8], None, "bike-w08").status == "promoted"
-    out = pl.retrain(stream.labelled_at(s, 24, 7, 8), stream.labelled_at(s, 24, 7, 2), "bike-w24", canary=check,
+    out = pl.retrain(replay.labelled_at(s, 24, 7, 8), replay.labelled_at(s, 24, 7, 2), "bike-w24", canary=check,
                      inject="canary")
     assert seen == ["errors"]
     assert out.status == "failed" and out.stage == "canary" and pl.champion() == "1"

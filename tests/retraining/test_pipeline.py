@@ -2,7 +2,7 @@ import pytest
 
 from mlkit.course.store import Store
 from mlkit.retraining import pipeline as P
-from mlkit.retraining import stream
+from mlkit.retraining import replay
 
 
 @pytest.fixture(scope="module")
@@ -10,14 +10,14 @@ def run(tmp_path_factory):
     """One store, a year's retrains: first model, a better one, a worse one, three injected failures."""
     home = tmp_path_factory.mktemp("home")
     pl = P.RetrainingPipeline(Store(home), home / "06_retraining")
-    s = stream.load_stream()
-    recent = stream.labelled_at(s, 20, 7, 2)
+    s = replay.load_stream()
+    recent = replay.labelled_at(s, 20, 7, 2)
     out = {"first": pl.retrain(s[s.week < 8], None, "bike-w08"),
-           "better": pl.retrain(stream.labelled_at(s, 20, 7, 8), recent, "bike-w20"),
+           "better": pl.retrain(replay.labelled_at(s, 20, 7, 8), recent, "bike-w20"),
            "worse": pl.retrain(s[s.week < 4], recent, "bike-w04")}
     out["champion_before_failures"] = pl.champion()
     for fault in P.FAILURES:
-        out[fault] = pl.retrain(stream.labelled_at(s, 24, 7, 8), stream.labelled_at(s, 24, 7, 2),
+        out[fault] = pl.retrain(replay.labelled_at(s, 24, 7, 8), replay.labelled_at(s, 24, 7, 2),
                                 f"bike-w24-{fault}", inject=fault)
     out["champion_after_failures"] = pl.champion()
     return pl, out
@@ -57,4 +57,4 @@ def test_lineage_and_rollback(run):
 def test_bad_injection_name(run):
     pl, _ = run
     with pytest.raises(ValueError, match="inject"):
-        pl.retrain(stream.load_stream().head(48), None, "x", inject="meteor")
+        pl.retrain(replay.load_stream().head(48), None, "x", inject="meteor")

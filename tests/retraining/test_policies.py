@@ -1,20 +1,20 @@
 import pytest
 
-from mlkit.retraining import policies, stream
+from mlkit.retraining import policies, replay
 
 
 @pytest.fixture(scope="module")
 def data():
-    return policies.Encoded(stream.load_stream())
+    return policies.Encoded(replay.load_stream())
 
 
 def test_stream_weeks_and_label_delay():
-    s = stream.load_stream()
-    assert s["week"].min() == 0 and s["week"].max() == stream.WEEKS - 1
-    rows = stream.labelled_at(s, 10, delay_days=7)
-    assert rows["datetime"].max() < stream.week_start(s, 9)
+    s = replay.load_stream()
+    assert s["week"].min() == 0 and s["week"].max() == replay.WEEKS - 1
+    rows = replay.labelled_at(s, 10, delay_days=7)
+    assert rows["datetime"].max() < replay.week_start(s, 9)
     with pytest.raises(ValueError, match="delay_days"):
-        stream.labelled_at(s, 10, delay_days=-1)
+        replay.labelled_at(s, 10, delay_days=-1)
 
 
 def test_triggered_policy_beats_never_with_fewer_retrains_than_weekly(data):
@@ -25,7 +25,7 @@ def test_triggered_policy_beats_never_with_fewer_retrains_than_weekly(data):
     for name in ("drift_triggered", "performance_triggered"):
         assert table.loc[name, "mae"] < table.loc["never", "mae"]
         assert 0 < table.loc[name, "retrains"] < weekly
-    assert list(runs["weekly"].weekly["week"]) == list(range(8, stream.WEEKS))
+    assert list(runs["weekly"].weekly["week"]) == list(range(8, replay.WEEKS))
 
 
 def test_make_and_bad_names():

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mlkit.retraining import cicd, pipeline, steps, stream
+from mlkit.retraining import cicd, pipeline, replay, steps
 
 
 def _step(cwd, *args):
@@ -22,9 +22,9 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("ci")
     (root / "data").mkdir()
     (root / "models").mkdir()
-    year = stream.load_stream()
-    stream.labelled_at(year, 20, 7, 8)[pipeline.COLUMNS].to_parquet(root / "data" / "bike.parquet")
-    stream.labelled_at(year, 20, 7, 2)[pipeline.COLUMNS].to_parquet(root / "data" / "recent.parquet")
+    year = replay.load_stream()
+    replay.labelled_at(year, 20, 7, 8)[pipeline.COLUMNS].to_parquet(root / "data" / "bike.parquet")
+    replay.labelled_at(year, 20, 7, 2)[pipeline.COLUMNS].to_parquet(root / "data" / "recent.parquet")
     winter = pipeline.BikeModel.fit(year[year.week < 8])
     (root / "models" / "champion.json").write_text(json.dumps(winter.to_dict()))
     return root

@@ -1,11 +1,11 @@
 import pytest
 
-from mlkit.retraining import policies, stream, widget
+from mlkit.retraining import policies, replay, widget
 
 
 @pytest.fixture(scope="module")
 def data():
-    return policies.Encoded(stream.load_stream())
+    return policies.Encoded(replay.load_stream())
 
 
 def test_click_simulates_and_changes_text(data):

@@ -34,7 +34,7 @@ def test_spam_data_is_deterministic():
 
 
 def test_spam_data_uses_the_split_of_the_release_frame():
-    from mlkit import datasets
+    from mlkit.course import datasets
     from mlkit.data import prep
 
     frame = prep.release_frame(datasets.load_sms_spam().iloc[:800])

@@ -34,7 +34,7 @@ def _progress(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from mlkit import datasets
+    from mlkit.course import datasets
 
     for name, state in datasets.verify().items():
         print(f"{name}: {state}")

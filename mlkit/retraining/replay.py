@@ -17,12 +17,12 @@ WEEKS = 52
 
 
 def load_stream(bikes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The bike year (default: ``mlkit.datasets.load_bike_sharing()``) with lesson 00's features
+    """The bike year (default: ``mlkit.course.datasets.load_bike_sharing()``) with lesson 00's features
     (:func:`mlkit.overview.degradation.add_features`) and a ``week`` column 0..51 (lesson 06)."""
     from mlkit.overview import degradation
 
     if bikes is None:
-        from mlkit import datasets
+        from mlkit.course import datasets
 
         bikes = datasets.load_bike_sharing()
     out = degradation.add_features(bikes)

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from mlkit import datasets
+from mlkit.course import datasets
 from mlkit.course.errors import DataFileError
 
 
@@ -68,7 +68,7 @@ def test_missing_file_is_named_with_the_fix(data_copy):
 
 
 def test_cli_data_verify_fails_clearly_on_a_tampered_file(data_copy, capsys):
-    from mlkit.course.cli import main
+    from mlkit.cli import main
 
     (data_copy / "mnist_5k.csv.gz").write_bytes(b"not the data")
     assert main(["data", "verify"]) == 2

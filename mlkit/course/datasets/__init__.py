@@ -1,7 +1,7 @@
 """Real data sets that ship with the course, loaded offline as pandas DataFrames.
 
-Each file in ``mlkit/datasets/`` is a compact gzip copy with a SHA-256 checksum in
-``mlkit/datasets/CHECKSUMS``; provenance and licences are in ``mlkit/datasets/README.md``;
+Each file in ``mlkit/course/datasets/`` is a compact gzip copy with a SHA-256 checksum in
+``mlkit/course/datasets/CHECKSUMS``; provenance and licences are in ``mlkit/course/datasets/README.md``;
 ``scripts/extract_data.py`` rebuilds them from their source packages. Nothing is
 downloaded at run time.
 """
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DATA_DIR = Path(__file__).resolve().parent
-_FIX = "Restore it with `git checkout -- mlkit/data` or rebuild it with `python scripts/extract_data.py`."
+_FIX = "Restore it with `git checkout -- mlkit/course/datasets` or rebuild it with `python scripts/extract_data.py`."
 
 
 @cache
