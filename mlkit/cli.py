@@ -42,7 +42,8 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> int:
-    from mlkit.course.store import Store, quiet
+    from mlkit.course.quiet import quiet
+    from mlkit.course.store import Store
 
     with quiet():
         text = Store(args.home).summary()

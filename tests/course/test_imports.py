@@ -1,13 +1,25 @@
-"""The import graph of mlkit/: no cycle, and no private name of another distribution.
+"""The import graph of mlkit/: layers you can draw, no cycle, and no private name of another distribution.
 
-Read statically (ast), so the tests name each offender as file:line.
+Read statically (ast), so the tests name each offender as file:line. Every import counts, also
+one inside a function or under ``if TYPE_CHECKING:``: a circle hidden from the interpreter is
+still a circle for the reader.
+
+The layers, from the ground up (:data:`LAYERS`): ``course`` (what the course runs on; it knows no
+stage), the stages in lifecycle order, ``overview`` (lesson 00 previews every stage), then
+``exercises``, ``grade`` and the command line. An import that runs upward needs a line in the
+importing module's docstring that names the module imported and says why, in this form::
+
+    Upward import: mlkit.deployment.k8s, because the cluster Job reuses its manifest helpers.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mlkit"
 # Underscore names that are public API by their library's own documentation.
@@ -26,25 +38,15 @@ def modules() -> dict[str, Path]:
 MODULES = modules()
 
 
-def _type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def imports(path: Path, module: str) -> list[tuple[str, int, bool, ast.AST]]:
-    """(imported module, line, at import time?, node) for every import in a file, except
-    those under ``if TYPE_CHECKING:``. Relative imports are resolved."""
+    """(imported module, line, at import time?, node) for every import in a file, those under
+    ``if TYPE_CHECKING:`` included. Relative imports are resolved."""
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
 
     def visit(node: ast.AST, top: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _type_checking(child):
-                for sub in child.orelse:
-                    visit(sub, top)
-                continue
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             if isinstance(child, ast.Import):
                 found.extend((alias.name, child.lineno, top, child) for alias in child.names)
@@ -127,6 +129,52 @@ def test_no_import_cycle_even_through_imports_inside_functions():
     assert not found, "\n".join(found)
 
 
+LAYERS = ["course", "data", "training", "evaluation", "deployment", "monitoring", "retraining", "overview",
+          "exercises", "grade", "cli"]
+UPWARD = re.compile(r"^\s*Upward import: `?(mlkit(?:\.\w+)+)`?,? (?:because|as|since|for) (\S+(?: \S+){2,})", re.M)
+
+
+def layer(module: str) -> int:
+    """The layer of a module: its package's place in :data:`LAYERS` (``mlkit`` itself is ground,
+    ``mlkit.__main__`` the command line)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return 0
+    name = "cli" if parts[1] == "__main__" else parts[1]
+    if name not in LAYERS:
+        raise AssertionError(f"{module}: its package is in no layer; add it to LAYERS in {__file__}")
+    return LAYERS.index(name)
+
+
+def upward_imports() -> list[tuple[str, str, int]]:
+    """(importer, imported, line) of every import from a lower layer to a higher one."""
+    return sorted((a, b, line) for a, targets in graph(import_time_only=False).items()
+                  for b, line in targets.items() if layer(b) > layer(a))
+
+
+def reasons(module: str) -> dict[str, str]:
+    """{imported module: reason} from the ``Upward import: ...`` lines of a module's docstring."""
+    doc = ast.get_docstring(ast.parse(MODULES[module].read_text())) or ""
+    return {m.group(1): m.group(2) for m in UPWARD.finditer(doc)}
+
+
+def test_the_course_package_is_the_ground_floor():
+    """mlkit/course imports no stage (the store asks providers that the stages register)."""
+    found = [f"{a} -> {b} ({MODULES[a].relative_to(PACKAGE.parent)}:{line})"
+             for a, b, line in upward_imports() if layer(a) == 0]
+    assert not found, "mlkit/course must import no stage package:\n" + "\n".join(found)
+
+
+def test_every_upward_import_says_why_in_its_docstring():
+    found = []
+    for a, b, line in upward_imports():
+        said = reasons(a)
+        if not any(b == name or b.startswith(name + ".") for name in said):
+            found.append(f"{a} -> {b} ({MODULES[a].relative_to(PACKAGE.parent)}:{line})")
+    assert not found, ("an import from a lower layer to a higher one needs a docstring line "
+                       "'Upward import: mlkit.x.y, because ...' in the importing module:\n" + "\n".join(found))
+
+
 def _names_defined_in_mlkit() -> set[str]:
     names = set()
     for path in MODULES.values():
@@ -195,16 +243,49 @@ def test_the_checks_see_what_they_should(tmp_path, monkeypatch):
     (pkg / "a" / "__init__.py").write_text("")
     (pkg / "a" / "one.py").write_text("from mlkit.a import two\n")
     (pkg / "a" / "two.py").write_text("def f():\n    from . import one\n")
+    (pkg / "a" / "four.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mlkit.a import five\n")
+    (pkg / "a" / "five.py").write_text("import mlkit.a.four\n")
     (pkg / "a" / "three.py").write_text(
         "import os, sys\nimport torch\nfrom mlflow.utils import _private_thing\nimport pandas._libs\n"
         "x = torch.ones(2)._base\nos._exit\nsys._getframe\nos.environ['_MLFLOW_SECRET'] = '1'\n"
         "class K:\n    def __init__(self):\n        self._mine = 1\n    def g(self):\n        return self._mine\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     monkeypatch.setattr(sys.modules[__name__], "MODULES", modules())
-    assert cycles(graph(import_time_only=True)) == []
-    assert cycles(graph(import_time_only=False)) == [["mlkit.a.one", "mlkit.a.two"]]
+    assert cycles(graph(import_time_only=True)) == [["mlkit.a.five", "mlkit.a.four"]]  # TYPE_CHECKING counts
+    assert sorted(cycles(graph(import_time_only=False))) == [["mlkit.a.five", "mlkit.a.four"],
+                                                             ["mlkit.a.one", "mlkit.a.two"]]
     found = "\n".join(private_uses())
     for expected in ["three.py:3: from mlflow.utils import _private_thing", "three.py:4: imports pandas._libs",
                      "three.py:5: ._base", "three.py:8: '_MLFLOW_SECRET'"]:
         assert expected in found, found
     assert "_exit" not in found and "_getframe" not in found and "_mine" not in found
+
+
+def test_the_layer_checks_see_what_they_should(tmp_path, monkeypatch):
+    """On a made-up package: course importing a stage, an upward import without a reason, one with a
+    reason, one with a reason that names another module, and a downward import."""
+    pkg = tmp_path / "mlkit"
+    for sub in ("course", "data", "training", "deployment"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "course" / "store.py").write_text("def f():\n    from mlkit.training import models\n")
+    (pkg / "training" / "models.py").write_text("from mlkit.course import store\n")
+    (pkg / "training" / "cluster.py").write_text(
+        '"""Jobs.\n\nUpward import: mlkit.deployment.k8s, because the Job reuses its manifest helpers.\n"""\n'
+        "from mlkit.deployment import k8s\n")
+    (pkg / "deployment" / "k8s.py").write_text("")
+    (pkg / "data" / "ingest.py").write_text(
+        '"""Ingest.\n\nUpward import: mlkit.deployment.k8s, because of a reason.\n"""\nfrom mlkit.training import models\n')
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", modules())
+    assert upward_imports() == [("mlkit.course.store", "mlkit.training.models", 2),
+                                ("mlkit.data.ingest", "mlkit.training.models", 5),
+                                ("mlkit.training.cluster", "mlkit.deployment.k8s", 5)]
+    assert reasons("mlkit.training.cluster") == {"mlkit.deployment.k8s": "the Job reuses its manifest helpers."}
+    with pytest.raises(AssertionError, match="course/store.py:2"):
+        test_the_course_package_is_the_ground_floor()
+    with pytest.raises(AssertionError) as err:
+        test_every_upward_import_says_why_in_its_docstring()
+    assert "mlkit.data.ingest -> mlkit.training.models" in str(err.value)  # its reason names another module
+    assert "cluster" not in str(err.value)  # this one says why
