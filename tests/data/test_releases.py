@@ -3,7 +3,9 @@ when other data claims a tag."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from unittest import mock
 
 import pytest
 
@@ -21,8 +23,7 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def built(tmp_path_factory):
     """One fresh course store with data@v1 built by ws.require, as lesson 02 run alone gets it."""
     home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLKIT_HOME", str(home))
+    with mock.patch.dict(os.environ, {"MLKIT_HOME": str(home)}):  # and what setup() sets, undone afterwards
         ws = mlkit.setup("02_release_test")
         yield ws, ws.require("data@v1")
 

@@ -3,8 +3,10 @@ ws.require, with their lineage, loaded without pickle."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from unittest import mock
 
 import pytest
 
@@ -41,8 +43,7 @@ def built(tmp_path_factory):
     """One fresh course store, with model@champion built by ws.require (and data@v1 with it)."""
     home = tmp_path_factory.mktemp("home")
     uri, reg = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLKIT_HOME", str(home))
+    with mock.patch.dict(os.environ, {"MLKIT_HOME": str(home)}):  # and what setup() sets, undone afterwards
         ws = mlkit.setup("03_registry_test")
         champion = ws.require("model@champion")
         yield ws, ws.require("data@v1"), champion
