@@ -131,7 +131,7 @@ def test_the_cli_measures_a_parallel_run_by_the_clock(tmp_path):
     folder = tmp_path / "slow"
     folder.mkdir()
     for name in ("a", "b"):
-        make_notebook(folder / f"{name}.ipynb", "import time\ntime.sleep(2)")
+        make_notebook(folder / f"{name}.ipynb", "import time\ntime.sleep(0.5)")
     start = time.perf_counter()
     res = cli("run", str(folder), "-j", "2", "-o", str(tmp_path / "out"))
     measured = time.perf_counter() - start
