@@ -8,22 +8,10 @@ pytest.importorskip("ipywidgets")
 from mlkit.training import widget  # noqa: E402
 
 
-def _data(n=256, d=10, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, d, generator=g)
-    y = (X[:, 0] + 0.5 * X[:, 1] > 0).long()
-    return X, y
-
-
-def _model(seed=0, d=10):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(d, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 2))
-
-
-def test_live_panel_click_trains_and_updates_the_text():
+def test_live_panel_click_trains_and_updates_the_text(toy):
     pytest.importorskip("ipywidgets")
-    X, y = _data()
-    panel = widget.live_panel(lambda: _model(), (X, y), (X, y), epochs=2, max_epochs=3)
+    X, y = toy.data()
+    panel = widget.live_panel(lambda: toy.model(), (X, y), (X, y), epochs=2, max_epochs=3)
     assert isinstance(panel, widget.LivePanel) and panel.classes == ("mlkit-main",)
     assert panel.first_button is panel.button
     before = panel.text
@@ -33,9 +21,9 @@ def test_live_panel_click_trains_and_updates_the_text():
     assert len(panel.runs) == 1 and panel.runs[0].startswith("lr=1e-03, 2 epochs")
 
 
-def test_live_panel_callback_never_raises():
+def test_live_panel_callback_never_raises(toy):
     pytest.importorskip("ipywidgets")
-    X, y = _data()
+    X, y = toy.data()
 
     def broken():
         raise ValueError("no model today")
@@ -44,7 +32,7 @@ def test_live_panel_callback_never_raises():
     text = panel.click()  # must not raise
     assert "Could not train" in text and "no model today" in text and len(panel.errors) == 1
     assert panel.button.description == "Train again" and not panel.button.disabled
-    panel = widget.live_panel(lambda: _model(), (X, y), (X, y), epochs=1)
+    panel = widget.live_panel(lambda: toy.model(), (X, y), (X, y), epochs=1)
     panel.lr.value = 10 ** -0.5
     panel.click()
     assert panel.button.description == "Train again" and panel.errors == []
