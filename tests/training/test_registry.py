@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_the_champion_rule_ranks_by_validation_f1_then_by_loss(tmp_path):
     """Ties in F1 go to the lower loss; a lower loss never beats a higher F1; the test F1 never counts."""
     exp = Store(tmp_path).experiment("rule")
-    runs = {"tie, higher loss": (0.90, 0.30, 0.99), "tie, lower loss": (0.90, 0.20, 0.50),
+    # the lower-loss tie is logged first: MLflow's own order (newest first) would put it second
+    runs = {"tie, lower loss": (0.90, 0.20, 0.50), "tie, higher loss": (0.90, 0.30, 0.99),
             "lowest loss, lower F1": (0.80, 0.10, 1.00)}
     ids = {}
     with mlflow.start_run() as parent:
