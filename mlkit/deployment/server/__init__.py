@@ -1,0 +1,20 @@
+"""Lesson 04's model server: FastAPI, run by uvicorn as its own process, for any registered model
+it has an adapter for (the spam classifier of lesson 02, the bike-demand model of lesson 06).
+
+One module per concept:
+
+* :mod:`~mlkit.deployment.server.app`: the endpoints and the one request path (``create_app``,
+  the factory uvicorn runs, and ``Server``, what a process holds);
+* :mod:`~mlkit.deployment.server.adapters`: the model interface, one adapter per kind of model
+  (schemas, loading, featurize -> predict, answers, log fields, the bad-output fault);
+* :mod:`~mlkit.deployment.server.settings`: settings from the environment (pydantic-settings) and
+  the run-time settings of ``POST /admin/settings``;
+* :mod:`~mlkit.deployment.server.registry`: what the MLflow registry says about the model served;
+* :mod:`~mlkit.deployment.server.metrics`: the Prometheus metrics lesson 05 scrapes;
+* :mod:`~mlkit.deployment.server.inference_log`: one JSON line per scored item;
+* :mod:`~mlkit.deployment.server.cache`: the prediction cache (an LRU);
+* :mod:`~mlkit.deployment.server.batcher`: server-side micro-batching;
+* :mod:`~mlkit.deployment.server.errors`: 413 for big bodies, readable 400/422 for bad ones.
+
+Start one with :func:`mlkit.deployment.launch.start_server`. Nothing is imported here.
+"""
