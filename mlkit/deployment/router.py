@@ -29,16 +29,38 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import random
 import time
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mlkit.deployment import rollout
 
 FORWARD = ("content-type", "x-request-id", "x-user")
+BACKENDS_HELP = 'Set MLKIT_ROUTER_BACKENDS to a JSON object {"name": "http://127.0.0.1:PORT", ...}.'
+
+
+class RouterSettings(BaseSettings):
+    """The router's environment (pydantic-settings): ``MLKIT_ROUTER_BACKENDS`` (JSON, {name: url})
+    and ``MLKIT_ROUTER_PRIMARY`` (default: the first backend)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLKIT_ROUTER_", extra="ignore", env_ignore_empty=True)
+    backends: dict[str, str] = {}
+    primary: str | None = None
+
+    @classmethod
+    def read(cls) -> RouterSettings:
+        """The settings of this process; SystemExit saying what to set when they are missing or wrong."""
+        try:
+            settings = cls()
+        except (ValidationError, SettingsError) as exc:
+            raise SystemExit(f"{BACKENDS_HELP} ({str(exc).splitlines()[0]})") from None
+        if not settings.backends:
+            raise SystemExit(BACKENDS_HELP)
+        return settings
 
 
 class Backend:
@@ -341,10 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    backends = json.loads(os.environ.get("MLKIT_ROUTER_BACKENDS") or "{}")
-    if not backends:
-        raise SystemExit('Set MLKIT_ROUTER_BACKENDS to a JSON object {"name": "http://127.0.0.1:PORT", ...}.')
-    primary = os.environ.get("MLKIT_ROUTER_PRIMARY") or next(iter(backends))
+    settings = RouterSettings.read()
+    backends = settings.backends
+    primary = settings.primary or next(iter(backends))
     try:
         import uvloop
 

@@ -100,3 +100,16 @@ def test_admin_rejects_bad_settings(router):
         with pytest.raises(http.HttpError, match="400") as info:
             http.call(router.url, path, body)
         assert says in str(info.value)
+
+
+def test_router_settings_from_the_environment(monkeypatch):
+    from mlkit.deployment.router import RouterSettings
+
+    monkeypatch.setenv("MLKIT_ROUTER_BACKENDS", '{"blue": "http://127.0.0.1:1", "green": "http://127.0.0.1:2"}')
+    monkeypatch.setenv("MLKIT_ROUTER_PRIMARY", "green")
+    got = RouterSettings.read()
+    assert got.backends == {"blue": "http://127.0.0.1:1", "green": "http://127.0.0.1:2"} and got.primary == "green"
+    for bad in ("{not json", "{}"):
+        monkeypatch.setenv("MLKIT_ROUTER_BACKENDS", bad)
+        with pytest.raises(SystemExit, match="Set MLKIT_ROUTER_BACKENDS to a JSON object"):
+            RouterSettings.read()

@@ -31,6 +31,7 @@ from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlkit.data import textstats
 from mlkit.deployment.server.settings import ServerSettings
 from mlkit.training import bike
 from mlkit.training.tracking import SPAM_MODEL
@@ -158,7 +159,7 @@ class SpamAdapter(ModelAdapter):
     noun = "message"
     batch_field = "messages"
     example = {"text": "see you at 6"}
-    input_fields = ("n_chars", "n_words", "n_digits", "upper_share", "has_url", "has_phone")  # lesson 01's
+    input_fields = textstats.FIELDS  # lesson 01's message statistics
     output_fields = ("tfidf_nnz", "spam_probability", "label")
 
     def __init__(self, clf: Any) -> None:
@@ -254,8 +255,6 @@ class SpamAdapter(ModelAdapter):
         return "spam" if scored.value >= options["threshold"] else "ham"
 
     def summary(self, item: str) -> dict[str, Any]:
-        from mlkit.data import textstats
-
         return textstats.summary(item)
 
     def raw(self, item: str) -> dict[str, Any]:

@@ -139,6 +139,17 @@ class Server:
         return self.runtime
 
     # ------------------------------------------------------------------ the request path
+    def write_log(self, request_id: str, endpoint: str, outcome: str, seconds: float, items: Sequence[Any],
+                  scored: Sequence[Scored] | None, hits: Sequence[bool] | None, options: dict[str, Any]) -> None:
+        """The request's lines in the inference log (when there is one): the adapter's record of each item."""
+        if not self.log.active:
+            return
+        assert self.adapter is not None
+        records = [self.adapter.log_record(item, scored[i] if scored else None, options) for i, item in enumerate(items)]
+        raws = [self.adapter.raw(item) for item in items] if self.log.keep_raw else None
+        self.log.write(request_id=request_id, version=self.version, endpoint=endpoint, outcome=outcome,
+                       latency_ms=seconds * 1000, records=records, hits=hits, raws=raws)
+
     def not_ready(self) -> JSONResponse:
         return JSONResponse({"detail": f"model not loaded yet ({self.load_error or 'loading'})"}, status_code=503)
 
@@ -157,9 +168,7 @@ class Server:
         except Injected:
             seconds = time.perf_counter() - t0
             self.metrics.request(self.version, "error", seconds)
-            self.log.write(request_id=request_id, version=self.version, endpoint=endpoint, outcome="error",
-                           latency_ms=seconds * 1000, records=[adapter.log_record(i, None, options) for i in items],
-                           raws=[adapter.raw(i) for i in items])
+            self.write_log(request_id, endpoint, "error", seconds, items, None, None, options)
             return JSONResponse({"detail": "injected fault: the server is set to fail some requests",
                                  "request_id": request_id}, status_code=500,
                                 headers={"x-model-version": self.version})
@@ -172,10 +181,7 @@ class Server:
             labels[label] = labels.get(label, 0) + 1
         for label, n in labels.items():
             self.metrics.predictions.labels(self.version, label).inc(n)
-        self.log.write(request_id=request_id, version=self.version, endpoint=endpoint, outcome="ok",
-                       latency_ms=seconds * 1000, records=[adapter.log_record(i, s, options)
-                                                           for i, s in zip(items, scored)],
-                       hits=hits, raws=[adapter.raw(i) for i in items])
+        self.write_log(request_id, endpoint, "ok", seconds, items, scored, hits, options)
         answers = [adapter.answer(s, options) for s in scored]
         return Response(orjson.dumps(respond(request_id, answers)), media_type="application/json",
                         headers={"x-model-version": self.version})

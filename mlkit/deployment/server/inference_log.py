@@ -42,6 +42,11 @@ class InferenceLog:
         self.keep_raw = keep_raw
         self.file = open(path, "ab", buffering=0) if path else None  # noqa: SIM115 - open while serving
 
+    @property
+    def active(self) -> bool:
+        """Whether lines are written (a path was given)."""
+        return self.file is not None
+
     def write(self, *, request_id: str, version: str, endpoint: str, outcome: str, latency_ms: float,
               records: Sequence[dict[str, Any]], hits: Sequence[bool] | None = None,
               raws: Sequence[dict[str, Any]] | None = None) -> None:
