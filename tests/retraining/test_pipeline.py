@@ -4,7 +4,7 @@ import pytest
 from mlkit.course.store import Store
 from mlkit.retraining import pipeline as P
 from mlkit.retraining import replay
-from mlkit.training.bike import BikeModel
+from mlkit.training.bike import BIKE_MODEL, BikeModel
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_lineage_and_rollback(run):
     served, winter = pl.load(), BikeModel.fit(s[s.week < 8])  # v1: the first model, trained on weeks 0-7
     assert served.alpha == 1.0
     np.testing.assert_allclose(served.predict(s), winter.predict(s), rtol=1e-9)
-    assert pl.uri("champion") == "models:/bike-demand@champion" and pl.uri("3") == "models:/bike-demand/3"
+    assert pl.uri("champion") == f"models:/{BIKE_MODEL}@champion" and pl.uri("3") == f"models:/{BIKE_MODEL}/3"
     with pytest.raises(P.RetrainError, match="previous champion"):
         pl.rollback()
 

@@ -292,7 +292,7 @@ class BikeAdapter(ModelAdapter):
     and time in, bikers per hour out."""
 
     kind = "bike"
-    title = "mlkit bike-demand model"
+    title = f"mlkit {bike.BIKE_MODEL} model"
     default_uri = f"models:/{bike.BIKE_MODEL}@champion"
     noun = "row"
     batch_field = "rows"
