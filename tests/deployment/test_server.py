@@ -98,6 +98,9 @@ def test_metrics_and_inference_log(servers):
     assert metric(blue, "mlkit_predictions_total", version="1", label="spam") >= spam_before + 1
     log = pd.read_json(servers["log"], lines=True)
     assert list(log.columns) == list(inference_log.fields(SpamAdapter))
+    from mlkit.deployment import server  # what lesson 05's reader imports: the same fields, in order
+
+    assert inference_log.fields(SpamAdapter) == server.LOG_FIELDS
     last = log.iloc[-1]
     assert last.request_id == "req-abc" and str(last.model_version) == "1" and last.endpoint == "predict"
     assert last.outcome == "ok" and last.label == "spam" and not last.cache_hit

@@ -16,5 +16,20 @@ One module per concept:
 * :mod:`~mlkit.deployment.server.batcher`: server-side micro-batching;
 * :mod:`~mlkit.deployment.server.errors`: 413 for big bodies, readable 400/422 for bad ones.
 
-Start one with :func:`mlkit.deployment.launch.start_server`. Nothing is imported here.
+Start one with :func:`mlkit.deployment.launch.start_server`. Nothing is imported here until
+``LOG_FIELDS`` is asked for: the fields of the spam model's inference log, in order, the
+format lesson 05 reads (:func:`mlkit.deployment.server.inference_log.fields` of the spam adapter).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LOG_FIELDS":
+        from mlkit.deployment.server.adapters import SpamAdapter
+        from mlkit.deployment.server.inference_log import fields
+
+        return fields(SpamAdapter)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
