@@ -1,28 +1,28 @@
 """The model server's settings: read once from the environment at start-up (pydantic-settings),
 and the part that ``POST /admin/settings`` changes while it serves.
 
-=============================  ==============================================================
-``MLKIT_MODEL_KIND``           which model adapter serves: ``spam`` (default) or ``bike``
-                               (:data:`mlkit.deployment.server.adapters.ADAPTERS`)
-``MLKIT_MODEL_URI``            registry URI to serve (default: the kind's champion,
-                               ``models:/spam-classifier@champion``)
-``MLFLOW_TRACKING_URI``        the MLflow store holding the registry (read by MLflow itself)
-``MLKIT_VERSION_LABEL``        overrides the version label in responses and metrics (e.g. "4-broken")
-``MLKIT_INFERENCE_LOG``        a JSON-lines file: one line per scored item
-                               (:mod:`mlkit.deployment.server.inference_log`)
-``MLKIT_LOG_TEXT``             "1": the inference log also keeps each raw input (a message's text)
-``MLKIT_MAX_BATCH``            most items in one batch request (256)
-``MLKIT_MAX_CHARS``            longest message (2,000 characters)
-``MLKIT_MAX_BODY``             largest request body in bytes (1,000,000)
-``MLKIT_THREADS``              torch threads of the spam model (1)
-``MLKIT_FAULT_LATENCY_MS``     extra latency per request (fault injection; 0)
-``MLKIT_FAULT_ERROR_RATE``     share of requests answered 500 (fault injection; 0)
-``MLKIT_FAULT_BAD_OUTPUT_RATE`` share of answers the model gets badly wrong (fault injection; 0):
-                               the adapter says how (a flipped P(spam), a negative count)
-``MLKIT_MICROBATCH_MS``        server-side micro-batching window in ms (0: off)
-``MLKIT_CACHE_SIZE``           cached predictions for repeated inputs (0: off)
-``MLKIT_QUANTIZE``             "int8": dynamic int8 quantization of the spam MLP's linear layers
-=============================  ==============================================================
+===============================  ======================================================================
+``MLKIT_MODEL_KIND``             which model adapter serves: ``spam`` (default) or ``bike``
+                                 (:data:`mlkit.deployment.server.adapters.ADAPTERS`)
+``MLKIT_MODEL_URI``              registry URI to serve (default: the kind's champion,
+                                 ``models:/spam-classifier@champion``)
+``MLFLOW_TRACKING_URI``          the MLflow store holding the registry (read by MLflow itself)
+``MLKIT_VERSION_LABEL``          overrides the version label in responses and metrics (e.g. "4-broken")
+``MLKIT_INFERENCE_LOG``          a JSON-lines file: one line per scored item
+                                 (:mod:`mlkit.deployment.server.inference_log`)
+``MLKIT_LOG_TEXT``               "1": the inference log also keeps each raw input (a message's text)
+``MLKIT_MAX_BATCH``              most items in one batch request (256)
+``MLKIT_MAX_CHARS``              longest message (2,000 characters)
+``MLKIT_MAX_BODY``               largest request body in bytes (1,000,000)
+``MLKIT_THREADS``                torch threads of the spam model (1)
+``MLKIT_FAULT_LATENCY_MS``       extra latency per request (fault injection; 0)
+``MLKIT_FAULT_ERROR_RATE``       share of requests answered 500 (fault injection; 0)
+``MLKIT_FAULT_BAD_OUTPUT_RATE``  share of answers the model gets badly wrong (fault injection; 0):
+                                 the adapter says how (a flipped P(spam), a negative count)
+``MLKIT_MICROBATCH_MS``          server-side micro-batching window in ms (0: off)
+``MLKIT_CACHE_SIZE``             cached predictions for repeated inputs (0: off)
+``MLKIT_QUANTIZE``               "int8": dynamic int8 quantization of the spam MLP's linear layers
+===============================  ======================================================================
 
 A bad value stops the server at start-up with a message naming the variable.
 """
