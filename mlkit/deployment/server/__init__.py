@@ -3,8 +3,9 @@ it has an adapter for (the spam classifier of lesson 02, the bike-demand model o
 
 One module per concept:
 
-* :mod:`~mlkit.deployment.server.app`: the endpoints and the one request path (``create_app``,
-  the factory uvicorn runs, and ``Server``, what a process holds);
+* :mod:`~mlkit.deployment.server.app`: the endpoints (``create_app``, the factory uvicorn runs);
+* :mod:`~mlkit.deployment.server.state`: ``Server``, what a process holds, and the one request
+  path both prediction endpoints share;
 * :mod:`~mlkit.deployment.server.adapters`: the model interface, one adapter per kind of model
   (schemas, loading, featurize -> predict, answers, log fields, the bad-output fault);
 * :mod:`~mlkit.deployment.server.settings`: settings from the environment (pydantic-settings) and

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 if TYPE_CHECKING:
-    from mlkit.deployment.server.app import Server
+    from mlkit.deployment.server.state import Server
 
 
 class BodyLimit:
