@@ -176,12 +176,16 @@ def test_every_upward_import_says_why_in_its_docstring():
 
 
 def _names_defined_in_mlkit() -> set[str]:
+    """Names mlkit defines: functions, classes, variables, arguments, and attributes it sets on its
+    own objects (``self.x = ...``, ``cls.x = ...``). An assignment to another object's attribute
+    (``mlflow.tracking.fluent._x = ...``) defines nothing: it writes into that library."""
     names = set()
     for path in MODULES.values():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
-            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
                 names.add(node.attr)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
@@ -192,6 +196,13 @@ def _names_defined_in_mlkit() -> set[str]:
 
 def _private(name: str) -> bool:
     return name.startswith("_") and not name.endswith("_") and name not in PUBLIC_UNDERSCORE
+
+
+def _root(node: ast.AST) -> str | None:
+    """The name an attribute chain starts from (``mlflow`` for ``mlflow.tracking.fluent``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def private_uses() -> list[str]:
@@ -217,13 +228,19 @@ def private_uses() -> list[str]:
                 for alias in node.names:
                     foreign[alias.asname or alias.name.split(".")[0]] = target
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
-                root = node.value
-                while isinstance(root, ast.Attribute):
-                    root = root.value
-                if isinstance(root, ast.Name) and root.id in stdlib and root.id not in foreign:
-                    continue  # os._exit, sys._getframe: the standard library's own
-                found.append(f"{where}:{node.lineno}: .{node.attr} (not defined by mlkit: another library's private attribute)")
+            if isinstance(node, ast.Attribute) and _private(node.attr):
+                root = _root(node.value)
+                on_foreign = root in foreign  # a third-party module's object: never mlkit's own name
+                if not on_foreign and (node.attr in own or (root in stdlib and root not in foreign)):
+                    continue  # mlkit's own attribute; os._exit, sys._getframe: the standard library's own
+                what = "assigns" if isinstance(node.ctx, ast.Store) else "uses"
+                found.append(f"{where}:{node.lineno}: {what} .{node.attr} (another library's private attribute)")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+                  and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+                  and _private(node.args[1].value) and _root(node.args[0]) in foreign):
+                found.append(f"{where}:{node.lineno}: {node.func.id}(..., {node.args[1].value!r}) "
+                             "(another library's private attribute)")
             elif (isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 3
                   and node.value[0] == "_" and node.value[1] != "_" and node.value[1:].replace("_", "").isupper()):
                 found.append(f"{where}:{node.lineno}: {node.value!r} (a private environment variable or setting)")
@@ -248,7 +265,10 @@ def test_the_checks_see_what_they_should(tmp_path, monkeypatch):
     (pkg / "a" / "three.py").write_text(
         "import os, sys\nimport torch\nfrom mlflow.utils import _private_thing\nimport pandas._libs\n"
         "x = torch.ones(2)._base\nos._exit\nsys._getframe\nos.environ['_MLFLOW_SECRET'] = '1'\n"
-        "class K:\n    def __init__(self):\n        self._mine = 1\n    def g(self):\n        return self._mine\n")
+        "class K:\n    def __init__(self):\n        self._mine = 1\n    def g(self):\n        return self._mine\n"
+        "import mlflow\nmlflow.tracking.fluent._active_experiment_id = '1'\n"
+        "getattr(mlflow.tracking.fluent, '_active_experiment_id', None)\nself_made = K()\nself_made._mine\n"
+        "torch.nn._mine\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     monkeypatch.setattr(sys.modules[__name__], "MODULES", modules())
     assert cycles(graph(import_time_only=True)) == [["mlkit.a.five", "mlkit.a.four"]]  # TYPE_CHECKING counts
@@ -256,9 +276,12 @@ def test_the_checks_see_what_they_should(tmp_path, monkeypatch):
                                                              ["mlkit.a.one", "mlkit.a.two"]]
     found = "\n".join(private_uses())
     for expected in ["three.py:3: from mlflow.utils import _private_thing", "three.py:4: imports pandas._libs",
-                     "three.py:5: ._base", "three.py:8: '_MLFLOW_SECRET'"]:
+                     "three.py:5: uses ._base", "three.py:8: '_MLFLOW_SECRET'",
+                     "three.py:15: assigns ._active_experiment_id",  # writing into a library counts too
+                     "three.py:16: getattr(..., '_active_experiment_id')",
+                     "three.py:19: uses ._mine"]:  # a library's attribute, though mlkit has one of that name
         assert expected in found, found
-    assert "_exit" not in found and "_getframe" not in found and "_mine" not in found
+    assert "_exit" not in found and "_getframe" not in found and "three.py:18" not in found and "three.py:13" not in found
 
 
 def test_the_layer_checks_see_what_they_should(tmp_path, monkeypatch):
