@@ -5,7 +5,7 @@ and writes the file). ``mlkit progress`` prints :func:`summary_text`; ``progress
 is the notebook widget. The totals come from each lesson's ``QUESTIONS`` list and quiz
 file (``mlkit/exercises/quizzes/NN_topic.toml``).
 
-Layers (no cycle): records <- core <- quiz <- progress.
+Layers (no cycle): records <- question <- lessons <- quiz <- progress.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import html
 import time
 from typing import Any
 
-from mlkit.exercises import core, quiz
+from mlkit.exercises import lessons, quiz
 from mlkit.exercises.records import (  # noqa: F401 - the public API of progress
     FILE_NAME,
     VERSION,
@@ -45,10 +45,10 @@ def known_lessons() -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
             continue
         try:
             module = importlib.import_module(f"mlkit.exercises.{info.name}")
-            names = [q.name for q in core.lesson_questions(module)]
+            names = [q.name for q in lessons.lesson_questions(module)]
             lesson = getattr(module, "LESSON", None)
             if not lesson:
-                raise core.LessonError(f"mlkit/exercises/{info.name}.py has no LESSON = \"NN_topic\" line.")
+                raise lessons.LessonError(f"mlkit/exercises/{info.name}.py has no LESSON = \"NN_topic\" line.")
             found[lesson] = (names, [])
         except Exception as exc:  # noqa: BLE001 - one broken lesson module must not hide the rest
             problems.append(f"{info.name}: {exc}")
