@@ -84,18 +84,14 @@ def summary() -> list[dict[str, Any]]:
 
 def summary_text() -> str:
     """Progress as a plain-text table (what ``mlkit progress`` prints)."""
+    from tabulate import tabulate
+
     rows = summary()
     lines = [f"Progress saved in {progress_path()}", ""]
-    header = ("lesson", "exercises passed", "quiz right")
-    table = [header] + [
-        (r["lesson"], f"{r['exercises_passed']}/{r['exercises_total']}", f"{r['quiz_right']}/{r['quiz_total']}")
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    for i, row in enumerate(table):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    table = [(r["lesson"], f"{r['exercises_passed']}/{r['exercises_total']}", f"{r['quiz_right']}/{r['quiz_total']}")
+             for r in rows]
+    lines += tabulate(table, headers=("lesson", "exercises passed", "quiz right"), tablefmt="simple",
+                      disable_numparse=True).splitlines()
     if not rows:
         lines.append("(no lessons yet)")
     problems = known_lessons()[1]
