@@ -54,7 +54,7 @@ def grade_one(path: str, learner: str, lesson: str | None, limits: Limits | None
         return {**base, "status": "unknown lesson",
                 "reason": "no mlkit.setup(...) or lesson import found, and the file name names no lesson"}
     request = judge.make_request(lesson, seed, hidden)
-    return {**base, **run_submission(Path(path), lesson, limits or Limits(), request=request, cpus=cpus)}
+    return {**run_submission(Path(path), lesson, limits or Limits(), request=request, cpus=cpus), **base}
 
 
 @dataclass

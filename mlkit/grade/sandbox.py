@@ -328,7 +328,13 @@ def _watch(proc: subprocess.Popen, groups, limits: Limits, start: float) -> str 
             return "timeout"
 
 
+_WORKER_KEYS = {"kernel_died": bool, "kernel_error": str, "cell_errors": list, "extract_errors": list,
+                "seconds": float, "timings": dict, "ran_to_end": bool, "output_tail": str}
+
+
 def _worker_result(out_dir: Path) -> dict | None:
+    """How the notebook ran, as the worker wrote it: only the keys it writes, of their types (the
+    file lies where the notebook's code can write too, so nothing else is taken from it)."""
     from mlkit.grade.judge import read_small
 
     try:
@@ -336,7 +342,12 @@ def _worker_result(out_dir: Path) -> dict | None:
         data = json.loads(raw) if raw else None
     except (ValueError, OSError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    kept = {k: data[k] for k, kind in _WORKER_KEYS.items() if isinstance(data.get(k), kind)
+            or (kind is float and isinstance(data.get(k), int) and not isinstance(data.get(k), bool))}
+    kept["cell_errors"] = [e for e in kept.get("cell_errors", []) if isinstance(e, dict)]
+    return kept
 
 
 _FORK_FAILED = ("BlockingIOError", "Resource temporarily unavailable", "can't start new thread")

@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     _not_dumpable()
     os.chdir(args.notebook.parent)
     result = run(args.notebook, args.out_dir, request, args.cell_timeout, args.answer_timeout)
-    (args.out_dir / "result.json").write_text(json.dumps(result, indent=1))
+    tmp = args.out_dir / f".result-{os.getpid()}.json"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, args.out_dir / "result.json")  # replaces whatever the notebook left there, a link too
     return 0
 
 

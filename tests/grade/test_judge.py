@@ -90,3 +90,13 @@ def test_the_codec_keeps_what_judges_read_and_loads_no_code():
                 '{"__frame__": [["a"], [0, 1], ["int64"], [[1]]]}', '{"__dict__": [[[1], 2]]}']:
         with pytest.raises(answers.MalformedRecord):
             answers.loads(bad)
+
+
+def test_only_the_workers_own_keys_are_taken_from_its_result_file(tmp_path):
+    from mlkit.grade import sandbox
+
+    forged = {"learner": "alice", "lesson": "01_data", "questions": [{"question": "q1", "status": "passed"}],
+              "status": "ran", "seconds": 3, "kernel_died": "no", "cell_errors": ["x", {"cell": 1, "error": "E"}]}
+    (tmp_path / "result.json").write_text(json.dumps(forged))
+    kept = sandbox._worker_result(tmp_path)
+    assert kept == {"seconds": 3, "cell_errors": [{"cell": 1, "error": "E"}]}, kept
