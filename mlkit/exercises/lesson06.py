@@ -72,12 +72,13 @@ def _gate_cases() -> tuple[Any, dict[str, Any]]:
     """``recent`` (the labelled rows at the start of week 20) and the models to gate."""
     import numpy as np
 
-    from mlkit.retraining import pipeline, replay
+    from mlkit.retraining import replay
+    from mlkit.training.bike import BikeModel
 
     year = _year()
     recent = replay.labelled_at(year, WEEK, 7, 2)
-    winter = pipeline.BikeModel.fit(year[year.week < 8])
-    spring = pipeline.BikeModel.fit(replay.labelled_at(year, WEEK, 7, 8))
+    winter = BikeModel.fit(year[year.week < 8])
+    spring = BikeModel.fit(replay.labelled_at(year, WEEK, 7, 8))
     err = np.abs(spring.predict(recent) - recent["bikers"].to_numpy(float))
     g = np.random.default_rng(6).uniform(-0.85, 0.85, len(recent))
     k = (-0.05 * err.mean() - (err * g).mean()) / err.mean()  # noisy: 5 % better on average, by luck
@@ -304,13 +305,13 @@ def _registry(client: Any, name: str, history: list) -> None:
     the version whose status is "champion" has the alias."""
     import mlflow
 
-    from mlkit.retraining import pipeline
+    from mlkit.training.bike import BikeModel
 
     year = _year()
     client.create_registered_model(name)
     for i, (status, replaces) in enumerate(history):
         with mlflow.start_run(run_name=f"v{i + 1}") as run:
-            model = pipeline.BikeModel.fit(year[year.week < 4 + 4 * i])
+            model = BikeModel.fit(year[year.week < 4 + 4 * i])
             mlflow.log_dict(model.to_dict(), "model/model.json")
         mv = client.create_model_version(name, run.info.artifact_uri + "/model", run_id=run.info.run_id)
         client.set_model_version_tag(name, mv.version, "status", status)
