@@ -133,8 +133,9 @@ def _names_defined_in_mlkit() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
-            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-                names.add(node.attr)
+            elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                names.add(node.attr)  # an attribute of mlkit's own object; `lib._x = ...` stays foreign
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
             elif isinstance(node, ast.arg):
@@ -198,6 +199,7 @@ def test_the_checks_see_what_they_should(tmp_path, monkeypatch):
     (pkg / "a" / "three.py").write_text(
         "import os, sys\nimport torch\nfrom mlflow.utils import _private_thing\nimport pandas._libs\n"
         "x = torch.ones(2)._base\nos._exit\nsys._getframe\nos.environ['_MLFLOW_SECRET'] = '1'\n"
+        "from mlflow.tracking import fluent\nfluent._active_experiment_id = '1'\n"
         "class K:\n    def __init__(self):\n        self._mine = 1\n    def g(self):\n        return self._mine\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     monkeypatch.setattr(sys.modules[__name__], "MODULES", modules())
@@ -205,6 +207,6 @@ def test_the_checks_see_what_they_should(tmp_path, monkeypatch):
     assert cycles(graph(import_time_only=False)) == [["mlkit.a.one", "mlkit.a.two"]]
     found = "\n".join(private_uses())
     for expected in ["three.py:3: from mlflow.utils import _private_thing", "three.py:4: imports pandas._libs",
-                     "three.py:5: ._base", "three.py:8: '_MLFLOW_SECRET'"]:
+                     "three.py:5: ._base", "three.py:8: '_MLFLOW_SECRET'", "three.py:10: ._active_experiment_id"]:
         assert expected in found, found
     assert "_exit" not in found and "_getframe" not in found and "_mine" not in found
