@@ -58,14 +58,26 @@ def _grade(args: argparse.Namespace) -> int:
     from mlkit import grade
     from mlkit.grade import gradebook, sandbox
 
-    limits = grade.Limits(cell_s=args.cell_timeout, notebook_s=args.timeout, memory_mb=args.memory_mb)
+    limits = grade.Limits(cell_s=args.cell_timeout, notebook_s=args.timeout, memory_mb=args.memory_mb,
+                          processes=args.processes)
     print(f"grading with the sandbox: {sandbox.isolation()}", flush=True)
-    book = grade.grade_class(args.submissions, jobs=args.jobs, out_dir=args.output_dir, dask=args.dask, limits=limits)
+    book = grade.grade_class(args.submissions, jobs=args.jobs, out_dir=args.output_dir, dask=args.dask, limits=limits,
+                             seed=args.seed, hidden=args.hidden)
     notebooks = book.frame.drop_duplicates(["learner", "file"])
     print(gradebook.text_table(book.summary))
     print(f"\n{len(notebooks)} notebooks from {notebooks.learner.nunique()} learners; "
           f"{int(notebooks.ran_to_end.sum())} ran to the end. Gradebook: {book.paths['gradebook']}, "
-          f"summary page: {book.paths['html']}, feedback: {book.paths['feedback']}/")
+          f"summary page: {book.paths['html']}, feedback: {book.paths['feedback']}/; hidden cases drawn "
+          f"from the seed in {book.paths['seed']}")
+    return 0
+
+
+def _release_class(args: argparse.Namespace) -> int:
+    from mlkit.grade.release import release_class
+
+    written = release_class(args.dest)
+    print(f"wrote the class release to {args.dest} ({len(written)} files; no solutions, tests or grading "
+          "fixtures). Hand it out; keep the seed you grade with to yourself.")
     return 0
 
 
@@ -103,8 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--dask", metavar="ADDRESS", help="run on an existing Dask cluster (tcp://scheduler:8786)")
     gr.add_argument("--cell-timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
     gr.add_argument("--timeout", type=float, default=600, help="seconds allowed per notebook (default 600)")
-    gr.add_argument("--memory-mb", type=int, default=6144, help="memory limit per notebook (default 6144)")
+    gr.add_argument("--memory-mb", type=int, default=6144,
+                    help="memory limit per notebook, all its processes together (default 6144)")
+    gr.add_argument("--processes", type=int, default=256,
+                    help="processes and threads a notebook may run at once (default 256)")
+    gr.add_argument("--seed", help="your secret seed for the hidden test inputs (default: a fresh one, "
+                                   "written to OUTPUT_DIR/seed.txt)")
+    gr.add_argument("--hidden", type=int, default=1, help="hidden cases per question (default 1; 0: none)")
     gr.set_defaults(func=_grade)
+    rel = sub.add_parser("release-class", help="write what you hand out: the course without solutions")
+    rel.add_argument("dest", help="a new folder for the class release")
+    rel.set_defaults(func=_release_class)
     return parser
 
 

@@ -13,17 +13,21 @@ no folder, no process.
 - :func:`scratch`: a temporary folder, removed afterwards (lesson 01's DVC repositories).
 - :func:`server`: a server started with :class:`~mlkit.course.processes.BackgroundServer`
   in a scratch folder, always stopped (lessons 04-05).
+- :func:`by_case`: remember what a check built for one case (a JSON-able dict), so that its
+  ask and its judge, and every question of a kernel, build each input once.
 
 Heavy libraries are imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +66,20 @@ def sms_split(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train, test
 
 
+# --- inputs built once per case -------------------------------------------------------------------
+def by_case(build: Callable[[dict], Any]) -> Callable[[dict], Any]:
+    """Decorate ``build(case)`` so that each case (a JSON-able dict) is built once per process;
+    a case that went through JSON (lists for tuples) counts as the same case. Treat what it
+    returns as read-only."""
+    cached = lru_cache(maxsize=16)(lambda key: build(json.loads(key)))
+
+    @functools.wraps(build)
+    def wrapper(case: dict) -> Any:
+        return cached(json.dumps(case, sort_keys=True))
+
+    return wrapper
+
+
 # --- a scratch folder ------------------------------------------------------------------------------
 @contextmanager
 def scratch(prefix: str = "mlkit-ex-") -> Iterator[Path]:
@@ -75,6 +93,7 @@ def scratch(prefix: str = "mlkit-ex-") -> Iterator[Path]:
 
 # --- a temporary MLflow store --------------------------------------------------------------------------
 _TRACKING, _REGISTRY, _EXPERIMENT = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"
+_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
 
 
 class TempMlflow:
@@ -90,9 +109,11 @@ class TempMlflow:
     The store is switched through the environment (``MLFLOW_TRACKING_URI``,
     ``MLFLOW_EXPERIMENT_ID``), so restoring the environment restores MLflow; where the
     learner's code set a URI (which MLflow then prefers to the environment), the setter is
-    called for the check and again with the learner's value afterwards. An experiment the
-    learner set in code is swapped in MLflow's module global, never through
-    ``mlflow.set_experiment``, which would open the learner's store.
+    called for the check and again with the learner's value afterwards. Where the learner made
+    an experiment active (``mlflow.set_experiment`` also sets ``MLFLOW_EXPERIMENT_ID``, which
+    is how it is seen, through MLflow's public API only), the check's experiment is made
+    active with ``mlflow.set_experiment`` while this store is current, and the learner's again
+    afterwards; otherwise the learner's store is never opened.
     """
 
     def __init__(self, tag: str = "check") -> None:
@@ -114,13 +135,14 @@ class TempMlflow:
         self._log_level = logging.getLogger("mlflow").level  # quiet: no "Creating initial MLflow database tables"
         logging.getLogger("mlflow").setLevel(logging.WARNING)
         self._set_tracking = self._set_registry = None  # the values to set back, if a setter was needed
-        self._experiment = _active_experiment()  # set in code by the learner (None: from the environment)
+        self._experiment = os.environ.get(_EXPERIMENT)  # the learner's active experiment, if any
         self.folder = Path(tempfile.mkdtemp(prefix=f"mlkit-mlflow-{self.tag}-"))
         try:
             shutil.copyfile(_empty_store(), self.folder / "mlflow.db")  # tables made once, not per check
             before = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
             os.environ[_TRACKING] = self.uri
             os.environ.pop(_REGISTRY, None)  # the registry follows the tracking URI
+            os.environ.pop(_EXPERIMENT_NAME, None)  # MLflow would prefer it to the experiment id
             if mlflow.get_tracking_uri() != self.uri:  # the learner set it in code: set it in code
                 self._set_tracking = before[0]
                 mlflow.set_tracking_uri(self.uri)
@@ -141,8 +163,8 @@ class TempMlflow:
         artifacts = (self.folder / "artifacts" / name).as_uri()
         exp_id = mlflow.MlflowClient(self.uri).create_experiment(name, artifact_location=artifacts)
         os.environ[_EXPERIMENT] = exp_id
-        if self._experiment is not None:  # MLflow prefers the one set in code to the environment
-            _active_experiment(exp_id)
+        if self._experiment is not None:  # MLflow prefers one set in code to the environment: set ours so
+            mlflow.set_experiment(experiment_id=exp_id)  # (looked up in this store: the tracking URI is ours)
         self.experiment_id = exp_id
         return exp_id
 
@@ -159,7 +181,11 @@ class TempMlflow:
                 if self._set_registry is not None:
                     mlflow.set_registry_uri(self._set_registry)
                 _restore_environ(self._environ)
-                _active_experiment(self._experiment)  # without a call to the learner's store
+                if self._experiment is not None:  # the learner's experiment, active again, in their store
+                    try:
+                        mlflow.set_experiment(experiment_id=self._experiment)
+                    except mlflow.exceptions.MlflowException:
+                        pass
             finally:
                 logging.getLogger("mlflow").setLevel(self._log_level)
                 shutil.rmtree(self.folder, ignore_errors=True)
@@ -179,18 +205,6 @@ def _empty_store() -> Path:
             client.search_registered_models()
             os.replace(shutil.copyfile(db, folder / "done.db"), path)  # atomic: never half a file
     return path
-
-
-def _active_experiment(*set_to: str | None) -> str | None:
-    """The experiment id the learner's code made active (``mlflow.set_experiment``), or None;
-    with an argument, set it. MLflow keeps it in one module global and has no public getter,
-    and its setter looks the experiment up in the current store: for the learner's store, the
-    check must not even open it (a sqlite URI creates the file)."""
-    from mlflow.tracking import fluent
-
-    if set_to:
-        fluent._active_experiment_id = set_to[0]
-    return getattr(fluent, "_active_experiment_id", None)
 
 
 def _restore_environ(saved: dict[str, str]) -> None:

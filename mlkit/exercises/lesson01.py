@@ -1,20 +1,24 @@
 """Lesson 01 exercises: write expectations, split without leakage, release and restore data.
 
 Four exercises on the real SMS data, each checked by running the learner's code on fresh
-inputs (new deliveries, a new DVC repository), never by reading it. The quiz is
+inputs (new deliveries, a new DVC repository), never by reading it. Each check is an ``ask``
+(runs the learner's code, records what it returned or what it left in the repository) and a
+``judge`` (decides from that record); ``hidden`` draws the inputs a grader adds. The quiz is
 ``quizzes/01_data.toml``. Used by ``solutions/01_data.ipynb`` and its learner copy
 ``exercises/01_data.ipynb``.
 """
 
 from __future__ import annotations
 
+import random
+import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from mlkit.exercises import fixtures
-from mlkit.exercises.core import Mistake, Question
+from mlkit.exercises.answers import Returned, call, kind
+from mlkit.exercises.question import Mistake, Question
 
 LESSON = "01_data"
 DATA_FILE = "data/messages.csv"
@@ -54,44 +58,83 @@ def _break(df, seed):
 
 
 # --- q1: expectations that pass the clean batch and catch the bad one ---------------------------
-def _suite_from(expectations: Any):
+_Q1_EXAMPLE = {"clean": [[1000, 0], [1000, 11], [600, 12]], "faulty": [1000, 21], "fault_seed": 3}
+_NESTED = re.compile(r"\([^)]*[+*][^)]*\)\s*[+*{]")  # (a+)+ and the like: exponential backtracking
+
+
+def _describe_expectations(value: Any) -> Any:
+    """What my_expectations() returned, as data: each GX expectation's configuration (its type
+    and arguments); anything else by its type's name."""
     import great_expectations as gx
     from great_expectations.expectations.expectation import Expectation
 
-    if isinstance(expectations, gx.ExpectationSuite):
-        expectations = list(expectations.expectations)
-    if not isinstance(expectations, (list, tuple)) or not expectations:
+    items = list(value.expectations) if isinstance(value, gx.ExpectationSuite) else value
+    if not isinstance(items, (list, tuple)):
+        return {"kind": kind(items)}
+    return {"items": [{"gx": e.configuration.to_json_dict()} if isinstance(e, Expectation)
+                      else {"other": type(e).__name__} for e in items]}
+
+
+def _ask_q1(case: dict, my_expectations) -> dict:
+    got = call(my_expectations)
+    return {"suite": Returned(_describe_expectations(got.value)) if got.ok else got}
+
+
+def _suite_from(described: Any):
+    """The learner's expectations rebuilt as a GX suite from their configurations."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    items = described.get("items") if isinstance(described, dict) else None
+    if not items:
         raise Mistake("my_expectations() should return a non-empty list of GX expectations, e.g. "
                       "[gxe.ExpectColumnValuesToNotBeNull(column='text')].")
-    wrong = [type(e).__name__ for e in expectations if not isinstance(e, Expectation)]
+    wrong = [str(i.get("other")) for i in items if not isinstance(i, dict) or "gx" not in i]
     if wrong:
-        raise Mistake("Items of the list must be GX expectations (gxe.Expect...(...)); "
-                      f"found {', '.join(wrong)}.")
-    return gx.ExpectationSuite(name="learner_suite", expectations=[e.copy() for e in expectations])
+        raise Mistake(f"Items of the list must be GX expectations (gxe.Expect...(...)); found {', '.join(wrong)}.")
+    rebuilt = []
+    for item in items:
+        config = item["gx"] if isinstance(item["gx"], dict) else {}
+        for value in (config.get("kwargs") or {}).values():
+            if isinstance(value, str) and (len(value) > 500 or _NESTED.search(value)):
+                raise Mistake(f"The pattern {value[:60]!r} can take exponential time on some texts (a repeated "
+                              "group that repeats): simplify it.")
+        try:
+            rebuilt.append(ExpectationConfiguration(type=str(config.get("type")),
+                                                    kwargs=dict(config.get("kwargs") or {})).to_domain_obj())
+        except Exception as exc:  # noqa: BLE001 - GX refuses the configuration: say which
+            raise Mistake(f"GX cannot rebuild the expectation {config.get('type')!r}: {str(exc)[:200]}") from None
+    return gx.ExpectationSuite(name="learner_suite", expectations=rebuilt)
 
 
-def _check_q1(my_expectations) -> str:
+def _judge_q1(got: dict, case: dict) -> str:
     from mlkit.data import validation
 
-    clean, _ = deliveries()
-    for k, batch in enumerate([clean, _delivery(1000, 11), _delivery(600, 12)]):
-        result = validation.validate(batch, _suite_from(my_expectations()))
+    described = got["suite"].value
+    for k, (n, seed) in enumerate(case["clean"]):
+        result = validation.validate(_delivery(n, seed), _suite_from(described))
         if not result.success:
             failed = ", ".join(validation.failures(result)["expectation"])
             which = "the clean delivery" if k == 0 else "another clean delivery (different messages)"
             raise Mistake(f"Too strict: {failed} fails on {which}. Expectations must hold for every good "
                           "batch, not only this one: avoid exact counts or means; use ranges.")
+    n, seed = case["faulty"]
     for name, fault in [("empty texts", _empty_texts), ("labels written 'Spam'", _capital_labels)]:
-        result = validation.validate(fault(_delivery(1000, 21), 3), _suite_from(my_expectations()))
+        result = validation.validate(fault(_delivery(n, seed), case["fault_seed"]), _suite_from(described))
         if result.success:
             raise Mistake(f"Your suite lets a delivery with {name} through. Which expectation would "
                           "fail on it? Look at the bad batch: bad[bad.text == ''] and bad.label.unique().")
     return "The suite passes every clean delivery and catches both faults of the bad one."
 
 
+def _hidden_q1(rng: random.Random) -> dict:
+    return {"clean": [[rng.randint(300, 1500), rng.randrange(10**6)] for _ in range(3)],
+            "faulty": [rng.randint(400, 1500), rng.randrange(10**6)], "fault_seed": rng.randrange(10**6)}
+
+
 q1 = Question(
     LESSON, "q1", "Write expectations that pass the clean batch and catch the bad one",
-    answer="my_expectations", check=_check_q1,
+    answer="my_expectations", ask=_ask_q1, judge=_judge_q1, examples=[_Q1_EXAMPLE], hidden=_hidden_q1,
     hints=[
         "Compare the two batches: bad.label.value_counts() and (bad.text.str.len() == 0).sum().",
         "One expectation for the label's allowed values, one for the text's length (at least 1 character).",
@@ -102,23 +145,37 @@ q1 = Question(
 
 
 # --- q2: split without leakage -----------------------------------------------------------------
-def _with_variants(df):
-    """The SMS data plus 40 copies that differ only in case and spacing."""
+@fixtures.by_case
+def _q2_frame(case: dict):
+    """The SMS data (or, hidden, part of it) plus 40 copies that differ only in case and spacing."""
     import pandas as pd
 
-    extra = fixtures.sms_deduped().sample(40, random_state=5).copy()
+    df = fixtures.sms()
+    if "frac" in case:
+        df = df.sample(frac=case["frac"], random_state=case["seed"])
+    extra = fixtures.sms_deduped().sample(40, random_state=case.get("variants", 5)).copy()
     extra["text"] = "  " + extra["text"].str.upper() + " "
     return pd.concat([df, extra], ignore_index=True)
 
 
-def _check_q2(split_without_leakage) -> str:
+def _ask_q2(case: dict, split_without_leakage) -> dict:
+    df, size, seed = _q2_frame(case), case.get("test_size", 0.25), case.get("seed_arg", 0)
+    return {"split": call(split_without_leakage, df.copy(), test_size=size, seed=seed),
+            "again": call(split_without_leakage, df.copy(), size, seed),
+            "other": call(split_without_leakage, df.copy(), size, seed + 1)}
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise Mistake(f"split_without_leakage should return (train, test); it returned {kind(value)}.")
+    return value[0], value[1]
+
+
+def _judge_q2(got: dict, case: dict) -> str:
     from mlkit.data import prep
 
-    df = _with_variants(fixtures.sms())
-    out = split_without_leakage(df.copy(), test_size=0.25, seed=0)
-    if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise Mistake(f"split_without_leakage should return (train, test); it returned {type(out).__name__}.")
-    train, test = out
+    df, size = _q2_frame(case), case.get("test_size", 0.25)
+    train, test = _pair(got["split"].value)
     key = prep.normalize_text
     exact = int(test.text.isin(set(train.text)).sum())
     if exact:
@@ -137,21 +194,28 @@ def _check_q2(split_without_leakage) -> str:
         raise Mistake(f"train + test hold {len(train) + len(test)} rows, more than the {n_unique} "
                       "distinct texts.")
     share = len(test) / n_unique
-    if abs(share - 0.25) > 0.01:
-        raise Mistake(f"The test set holds {share:.1%} of the messages; test_size=0.25 asks for 25%.")
+    if abs(share - size) > 0.01:
+        raise Mistake(f"The test set holds {share:.1%} of the messages; test_size={size:g} asks for {size:.0%}.")
     gap = abs(train.label.eq("spam").mean() - test.label.eq("spam").mean())
     if gap > 0.01:
         raise Mistake(f"The spam share differs by {gap:.1%} between train and test: stratify on the label.")
-    again, other = split_without_leakage(df.copy(), 0.25, 0)[1], split_without_leakage(df.copy(), 0.25, 1)[1]
+    again, other = _pair(got["again"].value)[1], _pair(got["other"].value)[1]
     if set(again.text) != set(test.text):
         raise Mistake("Two calls with the same seed give different test sets: pass seed as random_state.")
     if set(other.text) == set(test.text):
-        raise Mistake("seed=1 gives the same test set as seed=0: use the seed argument.")
+        raise Mistake(f"seed={case.get('seed_arg', 0) + 1} gives the same test set as seed={case.get('seed_arg', 0)}: "
+                      "use the seed argument.")
     return f"{len(train)} train and {len(test)} test messages, no text on both sides."
 
 
+def _hidden_q2(rng: random.Random) -> dict:
+    return {"frac": round(rng.uniform(0.5, 0.9), 3), "seed": rng.randrange(10**6), "variants": rng.randrange(10**6),
+            "test_size": rng.choice([0.2, 0.3, 0.35]), "seed_arg": rng.randrange(1000)}
+
+
 q2 = Question(
-    LESSON, "q2", "Split without leakage", answer="split_without_leakage", check=_check_q2,
+    LESSON, "q2", "Split without leakage", answer="split_without_leakage",
+    ask=_ask_q2, judge=_judge_q2, hidden=_hidden_q2,
     hints=[
         "Copies must be removed before the split, on a key that ignores case and outer spaces.",
         "key = df.text.str.lower().str.strip(); df = df[~key.duplicated()]; then train_test_split(...).",
@@ -198,40 +262,67 @@ def _dvc_md5_at(repo: Path, tag: str) -> str | None:
     return str(yaml.safe_load(text)["outs"][0]["md5"])
 
 
-def _check_release_once(release, repo: Path, tag: str, md5: str) -> None:
+def _observe_release(repo: Path, tag: str, md5: str) -> dict:
+    """What a release left in the repository: git's files and tags, the hash the tag records,
+    the data's hash, and whether the remote holds it."""
     from mlkit.data import versioning
 
-    release(repo, tag)
-    tracked = _git(repo, "ls-files").split()
-    if DATA_FILE in tracked:
-        raise Mistake(f"{DATA_FILE} itself is in git. Git should hold only {DATA_FILE}.dvc; "
-                      "`dvc add` writes a .gitignore so that the data stays out.")
-    if not (repo / f"{DATA_FILE}.dvc").exists():
-        raise Mistake(f"There is no {DATA_FILE}.dvc: start with `dvc add {DATA_FILE}`.")
-    if tag not in _git(repo, "tag").split():
-        raise Mistake(f"No git tag {tag!r}: a release needs a name to come back to (`git tag {tag}`).")
-    recorded = _dvc_md5_at(repo, tag)
-    if recorded is None:
-        raise Mistake(f"The commit tagged {tag!r} has no {DATA_FILE}.dvc: `git add` and `git commit` it "
-                      "before tagging.")
-    if recorded != md5:
-        raise Mistake(f"The .dvc file committed under {tag!r} records {recorded[:8]}..., but the data's "
-                      f"MD5 is {md5[:8]}...: run `dvc add` again after the data changed, then commit.")
-    if versioning.remote_status(repo, f"{DATA_FILE}.dvc"):  # ask DVC, not the remote's folder layout
-        raise Mistake("The remote does not hold the data: a colleague could not `dvc pull` it. "
-                      "Finish with `dvc push`.")
+    observed = {"tracked": _git(repo, "ls-files").split(), "dvc_file": (repo / f"{DATA_FILE}.dvc").exists(),
+                "tags": _git(repo, "tag").split(), "recorded": _dvc_md5_at(repo, tag), "md5": md5}
+    if observed["recorded"] is not None:
+        observed["unpushed"] = bool(versioning.remote_status(repo, f"{DATA_FILE}.dvc"))
+    return observed
 
 
-def _check_q3(release) -> str:
+def _ask_q3(case: dict, release) -> dict:
+    steps = []
     with fixtures.scratch("mlkit-ex01-") as tmp:
-        repo = exercise_repo(tmp)
-        _check_release_once(release, repo, "v1", write_messages(repo, 1))
-        _check_release_once(release, repo, "v2", write_messages(repo, 2))
+        repo = exercise_repo(tmp, case.get("seed", 0))
+        for number, tag in enumerate(case.get("tags", ["v1", "v2"]), 1):
+            md5 = write_messages(repo, number, case.get("seed", 0))
+            outcome = call(release, repo, tag)
+            steps.append({"tag": tag, "call": outcome, **(_observe_release(repo, tag, md5) if outcome.ok else {})})
+            if not outcome.ok:
+                break
+    return {"steps": steps}
+
+
+def _judge_q3(got: dict, case: dict) -> str:
+    for step in got["steps"]:
+        tag = step["tag"]
+        step["call"].value  # noqa: B018 - an error raised by release() is the answer
+        if DATA_FILE in step["tracked"]:
+            raise Mistake(f"{DATA_FILE} itself is in git. Git should hold only {DATA_FILE}.dvc; "
+                          "`dvc add` writes a .gitignore so that the data stays out.")
+        if not step["dvc_file"]:
+            raise Mistake(f"There is no {DATA_FILE}.dvc: start with `dvc add {DATA_FILE}`.")
+        if tag not in step["tags"]:
+            raise Mistake(f"No git tag {tag!r}: a release needs a name to come back to (`git tag {tag}`).")
+        recorded, md5 = step["recorded"], step["md5"]
+        if recorded is None:
+            raise Mistake(f"The commit tagged {tag!r} has no {DATA_FILE}.dvc: `git add` and `git commit` it "
+                          "before tagging.")
+        if recorded != md5:
+            raise Mistake(f"The .dvc file committed under {tag!r} records {recorded[:8]}..., but the data's "
+                          f"MD5 is {md5[:8]}...: run `dvc add` again after the data changed, then commit.")
+        if step.get("unpushed", True):  # ask DVC, not the remote's folder layout
+            raise Mistake("The remote does not hold the data: a colleague could not `dvc pull` it. "
+                          "Finish with `dvc push`.")
     return "Two releases: each tagged in git, each with its data in the DVC remote."
 
 
+def _hidden_tags(rng: random.Random) -> list[str]:
+    first = rng.choice(["r", "rel-", "data-v", "release-"]) + str(rng.randint(2, 9))
+    return [first, first[:-1] + str(int(first[-1]) + 1)]
+
+
+def _hidden_q3(rng: random.Random) -> dict:
+    return {"seed": rng.randrange(10**6), "tags": _hidden_tags(rng)}
+
+
 q3 = Question(
-    LESSON, "q3", "Release a data version with DVC", answer="release", check=_check_q3,
+    LESSON, "q3", "Release a data version with DVC", answer="release",
+    ask=_ask_q3, judge=_judge_q3, hidden=_hidden_q3,
     hints=[
         "Five commands, in this order: dvc add, git add, git commit, git tag, dvc push.",
         "versioning.sh(f'dvc add {DATA_FILE}', repo), then git add the .dvc file and data/.gitignore.",
@@ -248,49 +339,69 @@ def reference_release(repo: Path, tag: str) -> None:
         versioning.sh(cmd, repo, echo=False)
 
 
-def _check_q4(restore) -> str:
+def _data_md5(repo: Path) -> str | None:
     from mlkit.data import versioning
 
+    data = repo / DATA_FILE
+    return versioning.file_md5(data) if data.exists() else None
+
+
+def _ask_q4(case: dict, restore) -> dict:
+    from mlkit.data import versioning
+
+    first, second = case.get("tags", ["v1", "v2"])
+    seed = case.get("seed", 0)
+    out: dict[str, Any] = {"tags": [first, second]}
     with fixtures.scratch("mlkit-ex01-") as tmp:
-        repo = exercise_repo(tmp)
-        v1 = write_messages(repo, 1)
-        reference_release(repo, "v1")
-        v2 = write_messages(repo, 2)
-        reference_release(repo, "v2")
-        data = repo / DATA_FILE
-        restore(repo, "v1")
-        got = versioning.file_md5(data)
-        dvc_md5 = versioning.dvc_hash(repo / f"{DATA_FILE}.dvc")
-        if got == v2 and dvc_md5 == v1:
-            raise Mistake("The .dvc file is back at v1 but the data is still v2: after git brings back the "
-                          ".dvc file, `dvc checkout` makes the data match it.")
-        if got == v2:
-            raise Mistake("The data is still release 2. `dvc checkout` alone only matches the data to the "
-                          "current .dvc file: first bring back the .dvc file of the tag with "
-                          "`git checkout v1 -- data/messages.csv.dvc`.")
-        if got != v1:
-            raise Mistake(f"After restore(repo, 'v1') the data's MD5 is {got[:8]}..., "
-                          f"not release 1's {v1[:8]}....")
-        restore(repo, "v2")
-        if versioning.file_md5(data) != v2:
-            raise Mistake("restore(repo, 'v2') did not bring release 2 back: use the tag argument.")
+        repo = exercise_repo(tmp, seed)
+        out["v1"] = write_messages(repo, 1, seed)
+        reference_release(repo, first)
+        out["v2"] = write_messages(repo, 2, seed)
+        reference_release(repo, second)
+        out["back"] = call(restore, repo, first)
+        if not out["back"].ok:
+            return out
+        out["back_md5"], out["back_dvc"] = _data_md5(repo), versioning.dvc_hash(repo / f"{DATA_FILE}.dvc")
+        out["forward"] = call(restore, repo, second)
+        out["forward_md5"] = _data_md5(repo)
         shutil.rmtree(repo / ".dvc" / "cache")  # a fresh clone: nothing cached locally
-        data.unlink()
-        try:
-            restore(repo, "v1")
-        except subprocess.SubprocessError:
-            pass
-        except Exception as exc:
-            if "Mistake" in type(exc).__name__:
-                raise
-        if not data.exists() or versioning.file_md5(data) != v1:
-            raise Mistake("It works while the data is in the local cache, but not in a fresh clone (empty "
-                          "cache): `dvc pull` fetches from the remote, then checks out.")
+        (repo / DATA_FILE).unlink(missing_ok=True)
+        call(restore, repo, first)  # an error here (a failed dvc checkout) is judged by the data it left
+        out["fresh_md5"] = _data_md5(repo)
+    return out
+
+
+def _judge_q4(got: dict, case: dict) -> str:
+    first, second = got["tags"]
+    v1, v2 = got["v1"], got["v2"]
+    got["back"].value  # noqa: B018 - an error raised by restore() is the answer
+    data_md5, dvc_md5 = got["back_md5"], got["back_dvc"]
+    if data_md5 == v2 and dvc_md5 == v1:
+        raise Mistake(f"The .dvc file is back at {first} but the data is still {second}: after git brings back the "
+                      ".dvc file, `dvc checkout` makes the data match it.")
+    if data_md5 == v2:
+        raise Mistake(f"The data is still release 2. `dvc checkout` alone only matches the data to the "
+                      f"current .dvc file: first bring back the .dvc file of the tag with "
+                      f"`git checkout {first} -- data/messages.csv.dvc`.")
+    if data_md5 != v1:
+        raise Mistake(f"After restore(repo, {first!r}) the data's MD5 is {str(data_md5)[:8]}..., "
+                      f"not release 1's {v1[:8]}....")
+    got["forward"].value  # noqa: B018
+    if got["forward_md5"] != v2:
+        raise Mistake(f"restore(repo, {second!r}) did not bring release 2 back: use the tag argument.")
+    if got["fresh_md5"] != v1:
+        raise Mistake("It works while the data is in the local cache, but not in a fresh clone (empty "
+                      "cache): `dvc pull` fetches from the remote, then checks out.")
     return "Release 1 restored with its exact hash, even from an empty cache."
 
 
+def _hidden_q4(rng: random.Random) -> dict:
+    return {"seed": rng.randrange(10**6), "tags": _hidden_tags(rng)}
+
+
 q4 = Question(
-    LESSON, "q4", "Restore an earlier data version with DVC", answer="restore", check=_check_q4,
+    LESSON, "q4", "Restore an earlier data version with DVC", answer="restore",
+    ask=_ask_q4, judge=_judge_q4, hidden=_hidden_q4,
     hints=[
         "Two steps: git brings back the small .dvc file of the tag; DVC makes the data match it.",
         "git checkout TAG -- data/messages.csv.dvc, then dvc checkout "

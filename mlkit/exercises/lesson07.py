@@ -5,18 +5,23 @@
 * q3 ``campaign_alarm``: the monitoring plan as a drift check that fires on the campaign and
   stays quiet on normal traffic.
 
-Used by ``solutions/07_capstone_spam.ipynb`` and its learner copy ``exercises/07_capstone_spam.ipynb``.
+Each check is an ``ask`` (runs the learner's function, records what it returned) and a
+``judge`` (decides from that record); ``hidden`` draws the inputs a grader adds. Used by
+``solutions/07_capstone_spam.ipynb`` and its learner copy ``exercises/07_capstone_spam.ipynb``.
 The quiz is ``mlkit/exercises/quizzes/07_capstone_spam.toml``.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from functools import lru_cache
 from numbers import Real
 from typing import Any
 
-from mlkit.exercises.core import Mistake, Question
+from mlkit.exercises import fixtures
+from mlkit.exercises.answers import call, kind
+from mlkit.exercises.question import Mistake, Question
 
 LESSON = "07_capstone_spam"
 CAMPAIGN_RULE = r"\b(?:txt|text)\b"  # the capstone's campaign: spam that says txt or text
@@ -33,12 +38,21 @@ def _scores() -> tuple[Any, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from mlkit.exercises import fixtures
-
     train, test = fixtures.sms_split(0)
     vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
     model = LogisticRegression(max_iter=1000).fit(vec.fit_transform(train.text), train.label == "spam")
     return (test.label == "spam").to_numpy().astype(int), model.predict_proba(vec.transform(test.text))[:, 1]
+
+
+@fixtures.by_case
+def _q1_scores(case: dict) -> tuple[Any, Any]:
+    import numpy as np
+
+    y, proba = _scores()
+    if "seed" in case:
+        keep = np.sort(np.random.default_rng(case["seed"]).choice(len(y), int(case["frac"] * len(y)), replace=False))
+        y, proba = y[keep], proba[keep]
+    return y, proba
 
 
 def reference_precision_at_recall(y_true: Any, proba: Any, required_recall: float) -> tuple[float, float]:
@@ -53,16 +67,20 @@ def reference_precision_at_recall(y_true: Any, proba: Any, required_recall: floa
     return float(grid["threshold"][i]), float(grid["precision"][i])
 
 
-def _check_q1(precision_at_recall) -> str:
+def _ask_q1(case: dict, precision_at_recall) -> dict:
+    y, proba = _q1_scores(case)
+    return {"answers": [call(precision_at_recall, y.copy(), proba.copy(), r) for r in case.get("recalls", [0.8, 0.9, 0.95])]}
 
-    y, proba = _scores()
+
+def _judge_q1(got: dict, case: dict) -> str:
+    y, proba = _q1_scores(case)
     spam_share = float(y.mean())
-    for required in (0.8, 0.9, 0.95):
+    for required, outcome in zip(case.get("recalls", [0.8, 0.9, 0.95]), got["answers"]):
         want_t, want_p = reference_precision_at_recall(y, proba, required)
-        got = precision_at_recall(y.copy(), proba.copy(), required)
-        if not (isinstance(got, tuple) and len(got) == 2 and all(_is_number(v) for v in got)):
-            raise Mistake(f"precision_at_recall returned {got!r}; return a tuple (threshold, precision) of two numbers.")
-        t, p = float(got[0]), float(got[1])
+        mine = outcome.value
+        if not (isinstance(mine, tuple) and len(mine) == 2 and all(_is_number(v) for v in mine)):
+            raise Mistake(f"precision_at_recall returned {mine!r}; return a tuple (threshold, precision) of two numbers.")
+        t, p = float(mine[0]), float(mine[1])
         flagged = proba >= t
         recall = float(flagged[y == 1].mean())
         precision = float(y[flagged].mean()) if flagged.any() else 0.0
@@ -85,9 +103,14 @@ def _check_q1(precision_at_recall) -> str:
             f"(flag everything: precision {spam_share:.3f}).")
 
 
+def _hidden_q1(rng: random.Random) -> dict:
+    return {"seed": rng.randrange(10**6), "frac": round(rng.uniform(0.5, 0.9), 3),
+            "recalls": sorted(round(rng.uniform(0.7, 0.95), 2) for _ in range(3))}
+
+
 q1 = Question(
     LESSON, "q1", "Success metric: precision at a required recall", answer="precision_at_recall",
-    check=_check_q1,
+    ask=_ask_q1, judge=_judge_q1, hidden=_hidden_q1,
     hints=[
         "Try every distinct score as a threshold (flag a message when P(spam) >= threshold); compute recall and "
         "precision at each.",
@@ -100,15 +123,28 @@ q1 = Question(
 
 
 # --- q2: the held-out campaign split --------------------------------------------------------------
-def _check_q2(hold_out_campaign) -> str:
-    from mlkit.exercises import fixtures
+_Q2_EXAMPLE = {"rule": CAMPAIGN_RULE}
 
-    df = fixtures.sms_deduped().reset_index(drop=True)
-    got = hold_out_campaign(df.copy(), CAMPAIGN_RULE)
-    if not (isinstance(got, tuple) and len(got) == 2):
-        raise Mistake(f"hold_out_campaign returned {type(got).__name__}; return a tuple (rest, campaign) of frames.")
-    rest, campaign = got
-    matches = df.text.str.contains(CAMPAIGN_RULE, case=False, regex=True)
+
+@fixtures.by_case
+def _q2_frame(case: dict):
+    df = fixtures.sms_deduped()
+    if "seed" in case:
+        df = df.sample(frac=case["frac"], random_state=case["seed"])
+    return df.reset_index(drop=True)
+
+
+def _ask_q2(case: dict, hold_out_campaign) -> dict:
+    return {"split": call(hold_out_campaign, _q2_frame(case).copy(), case["rule"])}
+
+
+def _judge_q2(got: dict, case: dict) -> str:
+    df, rule = _q2_frame(case), case["rule"]
+    split = got["split"].value
+    if not (isinstance(split, tuple) and len(split) == 2):
+        raise Mistake(f"hold_out_campaign returned {kind(split)}; return a tuple (rest, campaign) of frames.")
+    rest, campaign = split
+    matches = df.text.str.contains(rule, case=False, regex=True)
     want = df[matches & (df.label == "spam")]
     if not hasattr(campaign, "label") or not hasattr(rest, "label"):
         raise Mistake("Return two DataFrames with the columns text and label: (rest, campaign).")
@@ -134,8 +170,14 @@ def _check_q2(hold_out_campaign) -> str:
             f"{int((matches & (df.label == 'ham')).sum())} ham messages that match the rule stay.")
 
 
+def _hidden_q2(rng: random.Random) -> dict:
+    word = rng.choice([r"\b(?:call|ring)\b", r"\b(?:free|gratis)\b", r"\b(?:win|won|winner)\b", r"\b(?:claim|prize)\b"])
+    return {"rule": word, "seed": rng.randrange(10**6), "frac": round(rng.uniform(0.6, 0.95), 3)}
+
+
 q2 = Question(
-    LESSON, "q2", "Build the held-out campaign split", answer="hold_out_campaign", check=_check_q2,
+    LESSON, "q2", "Build the held-out campaign split", answer="hold_out_campaign",
+    ask=_ask_q2, judge=_judge_q2, examples=[_Q2_EXAMPLE], hidden=_hidden_q2,
     hints=[
         "The campaign is the spam whose text matches the rule; everything else (including ham that matches) "
         "is the rest.",
@@ -148,40 +190,46 @@ q2 = Question(
 
 # --- q3: the monitoring plan, as a drift alarm ----------------------------------------------------
 FEATURES = ["n_chars", "n_words", "n_digits", "upper_share"]
+_Q3_EXAMPLE = {"seed": 0}
 
 
-@lru_cache(maxsize=1)
-def _windows() -> dict[str, Any]:
+@fixtures.by_case
+def _windows(case: dict) -> dict[str, Any]:
     """A reference window of normal traffic, two more normal windows and two campaign windows:
     the text and the features known at prediction time (no label)."""
     import pandas as pd
 
     from mlkit.data import prep
-    from mlkit.exercises import fixtures
 
+    seed = case["seed"]
     df = fixtures.sms_deduped()
     campaign_mask = df.text.str.contains(CAMPAIGN_RULE, case=False, regex=True) & (df.label == "spam")
-    normal = prep.add_features(df[~campaign_mask]).sample(frac=1, random_state=0).reset_index(drop=True)
-    campaign = prep.add_features(df[campaign_mask]).sample(frac=1, random_state=0).reset_index(drop=True)
+    normal = prep.add_features(df[~campaign_mask]).sample(frac=1, random_state=seed).reset_index(drop=True)
+    campaign = prep.add_features(df[campaign_mask]).sample(frac=1, random_state=seed).reset_index(drop=True)
     keep = ["text", *FEATURES]
     reference = normal.iloc[:600][keep]
     windows = {f"normal traffic {i + 1}": normal.iloc[600 + 250 * i:850 + 250 * i][keep] for i in range(2)}
     half = len(campaign) // 2
     for i, part in enumerate((campaign.iloc[:half], campaign.iloc[half:])):
-        mixed = pd.concat([normal.iloc[1400 + 150 * i:1550 + 150 * i], part]).sample(frac=1, random_state=i)
+        mixed = pd.concat([normal.iloc[1400 + 150 * i:1550 + 150 * i], part]).sample(frac=1, random_state=seed + i)
         windows[f"campaign {i + 1}"] = mixed[keep].reset_index(drop=True)
     return {"reference": reference.reset_index(drop=True), "windows": windows}
 
 
-def _check_q3(campaign_alarm) -> str:
+def _ask_q3(case: dict, campaign_alarm) -> dict:
+    data = _windows(case)
+    return {name: call(campaign_alarm, data["reference"].copy(), window.copy())
+            for name, window in data["windows"].items()}
+
+
+def _judge_q3(got: dict, case: dict) -> str:
     import numpy as np
 
-    data = _windows()
     fired = {}
-    for name, window in data["windows"].items():
-        v = campaign_alarm(data["reference"].copy(), window.copy())
+    for name in _windows(case)["windows"]:
+        v = got[name].value
         if not isinstance(v, (bool, np.bool_)):
-            raise Mistake(f"campaign_alarm returned {v!r} ({type(v).__name__}); return True (alarm) or False.")
+            raise Mistake(f"campaign_alarm returned {v!r} ({kind(v)}); return True (alarm) or False.")
         fired[name] = bool(v)
     quiet = [n for n, f in fired.items() if n.startswith("normal") and f]
     missed = [n for n, f in fired.items() if n.startswith("campaign") and not f]
@@ -201,9 +249,13 @@ def _check_q3(campaign_alarm) -> str:
             "normal traffic.")
 
 
+def _hidden_q3(rng: random.Random) -> dict:
+    return {"seed": rng.randrange(1, 10**6)}
+
+
 q3 = Question(
     LESSON, "q3", "The monitoring plan: an alarm that fires on the campaign", answer="campaign_alarm",
-    check=_check_q3,
+    ask=_ask_q3, judge=_judge_q3, examples=[_Q3_EXAMPLE], hidden=_hidden_q3,
     hints=[
         "Only what is known at prediction time can be watched before labels arrive: message length, words, "
         "digits, capitals.",

@@ -5,7 +5,7 @@ and writes the file). ``mlkit progress`` prints :func:`summary_text`; ``progress
 is the notebook widget. The totals come from each lesson's ``QUESTIONS`` list and quiz
 file (``mlkit/exercises/quizzes/NN_topic.toml``).
 
-Layers (no cycle): records <- core <- quiz <- progress.
+Layers (no cycle): records <- question <- lessons <- quiz <- progress.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import html
 import time
 from typing import Any
 
-from mlkit.exercises import core, quiz
+from mlkit.exercises import lessons, quiz
 from mlkit.exercises.records import (  # noqa: F401 - the public API of progress
     FILE_NAME,
     VERSION,
@@ -45,10 +45,10 @@ def known_lessons() -> tuple[dict[str, tuple[list[str], list[str]]], list[str]]:
             continue
         try:
             module = importlib.import_module(f"mlkit.exercises.{info.name}")
-            names = [q.name for q in core.lesson_questions(module)]
+            names = [q.name for q in lessons.lesson_questions(module)]
             lesson = getattr(module, "LESSON", None)
             if not lesson:
-                raise core.LessonError(f"mlkit/exercises/{info.name}.py has no LESSON = \"NN_topic\" line.")
+                raise lessons.LessonError(f"mlkit/exercises/{info.name}.py has no LESSON = \"NN_topic\" line.")
             found[lesson] = (names, [])
         except Exception as exc:  # noqa: BLE001 - one broken lesson module must not hide the rest
             problems.append(f"{info.name}: {exc}")
@@ -84,18 +84,14 @@ def summary() -> list[dict[str, Any]]:
 
 def summary_text() -> str:
     """Progress as a plain-text table (what ``mlkit progress`` prints)."""
+    from tabulate import tabulate
+
     rows = summary()
     lines = [f"Progress saved in {progress_path()}", ""]
-    header = ("lesson", "exercises passed", "quiz right")
-    table = [header] + [
-        (r["lesson"], f"{r['exercises_passed']}/{r['exercises_total']}", f"{r['quiz_right']}/{r['quiz_total']}")
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    for i, row in enumerate(table):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    table = [(r["lesson"], f"{r['exercises_passed']}/{r['exercises_total']}", f"{r['quiz_right']}/{r['quiz_total']}")
+             for r in rows]
+    lines += tabulate(table, headers=("lesson", "exercises passed", "quiz right"), tablefmt="simple",
+                      disable_numparse=True).splitlines()
     if not rows:
         lines.append("(no lessons yet)")
     problems = known_lessons()[1]

@@ -1,9 +1,10 @@
 """The end-of-lesson quiz: ``from mlkit.exercises import quiz`` then ``quiz.show("01_data")``.
 
 A lesson's quiz is data: ``mlkit/exercises/quizzes/NN_topic.toml``, one ``[[question]]``
-table per question, of the four kinds below (``kind = "single"``, ``"multiple"``,
-``"numeric"`` or ``"text"``); :func:`load_quiz` reads and validates it. The answers live in
-the package, never in a notebook, and the widget sends nothing to the browser but
+table per question, of four kinds (``kind = "single"``, ``"multiple"``, ``"numeric"`` or
+``"text"``); the kinds, their grading and the loader that validates a file are
+:mod:`mlkit.exercises.quiz_model`. This module finds a lesson's quiz and shows it. The answers
+live in the package, never in a notebook, and the widget sends nothing to the browser but
 feedback on an answer already given.
 Each answer is graded in the kernel, an explanation follows every answer, and the result is
 saved to the learner's progress file. Works in JupyterLab and headless (papermill); the
@@ -13,179 +14,24 @@ widget logic runs without a front end (``Button.click()``), so it is unit-tested
 from __future__ import annotations
 
 import html
-import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlkit.exercises import records
-from mlkit.exercises.core import LessonError, find_lesson_module
+from mlkit.exercises.lessons import LessonError, find_lesson_module
+from mlkit.exercises.quiz_model import (  # noqa: F401 - the quiz's public names, in one place
+    KINDS,
+    MultipleChoice,
+    Numeric,
+    QuizQuestion,
+    ShortText,
+    SingleChoice,
+    load_quiz,
+    parse_number,
+)
 
 QUIZ_DIR = Path(__file__).with_name("quizzes")
-
-
-@dataclass
-class _Base:
-    prompt: str
-    explanation: str
-    id: str = ""  # defaults to quiz1, quiz2, ... by position
-
-    kind = "base"
-
-    def grade(self, response: Any) -> tuple[bool, str]:
-        """(correct, specific feedback) for a response; the explanation is added by the caller."""
-        raise NotImplementedError
-
-    def describe(self, response: Any) -> str:
-        return str(response)
-
-
-@dataclass
-class SingleChoice(_Base):
-    """Pick one option. ``answer`` is the index of the right option; ``feedback`` maps a
-    wrong option's index to a message about that particular mistake."""
-
-    options: Sequence[str] = ()
-    answer: int = 0
-    feedback: dict[int, str] = field(default_factory=dict)
-    kind = "single"
-
-    def grade(self, response: Any) -> tuple[bool, str]:
-        if response is None:
-            raise ValueError("Pick one option first.")
-        i = int(response)
-        if i == self.answer:
-            return True, ""
-        return False, self.feedback.get(i, "That is not the best answer.")
-
-    def describe(self, response: Any) -> str:
-        return self.options[int(response)] if response is not None else "(none)"
-
-
-@dataclass
-class MultipleChoice(_Base):
-    """Tick every right option. ``answers`` are the indexes of the right options;
-    ``feedback`` maps an option's index to a message shown when it is ticked wrongly or missed."""
-
-    options: Sequence[str] = ()
-    answers: Sequence[int] = ()
-    feedback: dict[int, str] = field(default_factory=dict)
-    kind = "multiple"
-
-    def grade(self, response: Any) -> tuple[bool, str]:
-        picked = {int(i) for i in (response or ())}
-        if not picked:
-            raise ValueError("Tick at least one option first.")
-        right = set(self.answers)
-        if picked == right:
-            return True, ""
-        extra, missed = sorted(picked - right), sorted(right - picked)
-        parts = []
-        if extra:
-            parts.append(f"{len(extra)} of your ticks {'is' if len(extra) == 1 else 'are'} wrong")
-        if missed:
-            parts.append(f"{len(missed)} right option{'s' if len(missed) > 1 else ''} not ticked")
-        notes = [self.feedback[i] for i in extra + missed if i in self.feedback]
-        return False, "; ".join(parts) + "." + ("".join(f" {n}" for n in notes[:2]))
-
-    def describe(self, response: Any) -> str:
-        return ", ".join(self.options[int(i)] for i in sorted(response or ())) or "(none)"
-
-
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
-def parse_number(text: Any) -> float:
-    """A number from what a learner typed: "86.8", "86,8", "86.8 %", " 1e3 "."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    s = str(text).strip().rstrip("%").strip().replace(" ", "").replace("_", "")
-    if s.count(",") == 1 and "." not in s:
-        s = s.replace(",", ".")
-    s = s.replace(",", "")
-    if not _NUMBER.match(s):
-        raise ValueError(f"Type a number (e.g. 42.5), not {str(text)!r}.")
-    return float(s)
-
-
-@dataclass
-class Numeric(_Base):
-    """A number, right within ``tolerance``. ``mistakes`` lists typical wrong values:
-    (value, tolerance, message)."""
-
-    answer: float = 0.0
-    tolerance: float = 0.0
-    unit: str = ""
-    mistakes: Sequence[tuple[float, float, str]] = ()
-    kind = "numeric"
-
-    def grade(self, response: Any) -> tuple[bool, str]:
-        x = parse_number(response)
-        if not math.isfinite(x):
-            raise ValueError("Type a finite number.")
-        if abs(x - self.answer) <= self.tolerance:
-            return True, ""
-        for value, tol, message in self.mistakes:
-            if abs(x - value) <= tol:
-                return False, message
-        direction = "too high" if x > self.answer else "too low"
-        return False, f"{x:g}{self.unit and ' ' + self.unit} is {direction}."
-
-
-def _normalise(text: str) -> str:
-    return " " + " ".join(re.sub(r"[^a-z0-9]+", " ", str(text).lower()).split()) + " "
-
-
-@dataclass
-class ShortText(_Base):
-    """A short written answer, right when it names enough of the ``keywords``.
-
-    Each keyword is a word or phrase, or a tuple of alternatives ("canary", "canaries");
-    a trailing "*" matches any ending ("canar*"). ``need`` is how many keywords (groups)
-    must be named; by default all of them.
-    """
-
-    keywords: Sequence[str | tuple[str, ...]] = ()
-    need: int | None = None
-    kind = "text"
-
-    def _groups(self) -> list[tuple[str, ...]]:
-        return [(k,) if isinstance(k, str) else tuple(k) for k in self.keywords]
-
-    def matched(self, response: str) -> list[bool]:
-        text = _normalise(response)
-        found = []
-        for group in self._groups():
-            hit = False
-            for alt in group:
-                stem = alt.endswith("*")
-                words = _normalise(alt.rstrip("*")).rstrip() if stem else _normalise(alt)
-                hit = hit or (words in text)
-            found.append(hit)
-        return found
-
-    def grade(self, response: Any) -> tuple[bool, str]:
-        if not str(response or "").strip():
-            raise ValueError("Write your answer in the box first.")
-        found = self.matched(str(response))
-        need = self.need if self.need is not None else len(found)
-        if sum(found) >= need:
-            return True, ""
-        return False, f"Your answer names {sum(found)} of the {need} key ideas we look for."
-
-
-QuizQuestion = _Base
-KINDS: dict[str, type[_Base]] = {"single": SingleChoice, "multiple": MultipleChoice, "numeric": Numeric,
-                                 "text": ShortText}
-_FIELDS = {
-    "single": {"options", "answer", "feedback"},
-    "multiple": {"options", "answers", "feedback"},
-    "numeric": {"answer", "tolerance", "unit", "mistakes"},
-    "text": {"keywords", "need"},
-}
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 # --- quiz files (TOML) --------------------------------------------------------------------------
@@ -199,131 +45,7 @@ def quiz_lessons() -> list[str]:
     return sorted(p.stem for p in QUIZ_DIR.glob("*.toml"))
 
 
-def _toml_load(path: Path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise LessonError(f"{path.name} is not valid TOML: {exc}.") from None
-
-
-def _index(value: Any, options: Sequence[str], what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} should be an option's index (0, 1, ...), not {value!r}")
-    if not 0 <= value < len(options):
-        raise ValueError(f"{what} is {value}, but the options are numbered 0 to {len(options) - 1}")
-    return value
-
-
-def _question(raw: dict[str, Any]) -> _Base:
-    """One question from its TOML table, checked; raises ValueError saying what is wrong."""
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ValueError(f"kind should be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
-    allowed = {"id", "kind", "prompt", "explanation"} | _FIELDS[kind]
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)} for kind {kind!r} (allowed: {', '.join(sorted(allowed))})")
-    for key in ("id", "prompt", "explanation"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise ValueError(f"{key} is missing or empty (every question needs an id, a prompt and an explanation)")
-    if not _ID.match(raw["id"]):
-        raise ValueError(f"id {raw['id']!r} should be lower-case letters, digits and '_' (it keys saved answers)")
-    args = {k: raw[k] for k in ("id", "prompt", "explanation")}
-    if kind in ("single", "multiple"):
-        options = raw.get("options")
-        if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) and o for o in options):
-            raise ValueError("options should be a list of at least two texts")
-        args["options"] = list(options)
-        feedback = {}
-        for key, message in dict(raw.get("feedback", {})).items():
-            i = _index(int(key) if str(key).isdigit() else key, options, f"feedback key {key!r}")
-            if not isinstance(message, str) or not message:
-                raise ValueError(f"feedback for option {i} should be a text")
-            feedback[i] = message
-        args["feedback"] = feedback
-        if kind == "single":
-            args["answer"] = _index(raw.get("answer"), options, "answer")
-            if args["answer"] in feedback:
-                raise ValueError("feedback is for wrong options; the right one gets the explanation")
-        else:
-            answers = raw.get("answers")
-            if not isinstance(answers, list) or not answers:
-                raise ValueError("answers should be a non-empty list of option indexes")
-            args["answers"] = [_index(a, options, "an entry of answers") for a in answers]
-            if len(set(args["answers"])) != len(answers):
-                raise ValueError("answers lists an option twice")
-    elif kind == "numeric":
-        for key in ("answer", "tolerance"):
-            value = raw.get(key, 0.0 if key == "tolerance" else None)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{key} should be a number, not {value!r}")
-            args[key] = value
-        if args["tolerance"] < 0:
-            raise ValueError("tolerance should be 0 or more")
-        args["unit"] = str(raw.get("unit", ""))
-        mistakes = []
-        for m in raw.get("mistakes", []):
-            if not isinstance(m, dict) or set(m) != {"value", "tolerance", "message"}:
-                raise ValueError("each mistake should be a table with value, tolerance and message")
-            if abs(m["value"] - args["answer"]) <= args["tolerance"] + m["tolerance"]:
-                raise ValueError(f"the mistake {m['value']} overlaps the right answer {args['answer']}")
-            mistakes.append((m["value"], m["tolerance"], m["message"]))
-        args["mistakes"] = mistakes
-    else:
-        keywords = raw.get("keywords")
-        if not isinstance(keywords, list) or not keywords:
-            raise ValueError("keywords should be a non-empty list of words, or of lists of alternatives")
-        groups: list[str | tuple[str, ...]] = []
-        for k in keywords:
-            if isinstance(k, str) and k.strip():
-                groups.append(k)
-            elif isinstance(k, list) and k and all(isinstance(a, str) and a.strip() for a in k):
-                groups.append(tuple(k))
-            else:
-                raise ValueError(f"keyword {k!r} should be a word or a list of alternative words")
-        args["keywords"] = groups
-        need = raw.get("need", len(groups))
-        if isinstance(need, bool) or not isinstance(need, int) or not 1 <= need <= len(groups):
-            raise ValueError(f"need should be a whole number from 1 to {len(groups)}, not {need!r}")
-        args["need"] = need
-    return KINDS[kind](**args)
-
-
-def load_quiz(path: str | Path) -> list[_Base]:
-    """The questions of one quiz file, validated.
-
-    Raises LessonError, naming the file and the question, when the TOML does not parse, a
-    key is unknown or missing, an answer index is out of range, an explanation is missing or
-    two questions share an id.
-    """
-    path = Path(path)
-    data = _toml_load(path)
-    extra = sorted(set(data) - {"question"})
-    if extra:
-        raise LessonError(f"{path.name}: only [[question]] tables belong in a quiz file; found {', '.join(extra)}.")
-    raw = data.get("question")
-    if not isinstance(raw, list) or not raw:
-        raise LessonError(f"{path.name} has no questions: add [[question]] tables (see CONTRIBUTING).")
-    out, seen = [], set()
-    for i, table in enumerate(raw, 1):
-        label = f"{path.name}, question {i}" + (f" ({table.get('id')})" if table.get("id") else "")
-        try:
-            q = _question(table)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise LessonError(f"{label}: {exc}.") from None
-        if q.id in seen:
-            raise LessonError(f"{label}: the id {q.id!r} is used twice; ids key the saved answers, keep them unique.")
-        seen.add(q.id)
-        out.append(q)
-    return out
-
-
-def questions(lesson: str) -> list[_Base]:
+def questions(lesson: str) -> list[QuizQuestion]:
     """The quiz of a lesson, read from mlkit/exercises/quizzes/<lesson>.toml.
 
     A lesson module that still defines its quiz in Python (``QUIZ = [...]``) gets a
@@ -349,7 +71,7 @@ def questions(lesson: str) -> list[_Base]:
 class _Item:
     """One question's widgets: prompt, input, Check button, feedback."""
 
-    def __init__(self, quiz: Quiz, number: int, question: _Base) -> None:
+    def __init__(self, quiz: Quiz, number: int, question: QuizQuestion) -> None:
         import ipywidgets as w
 
         self.quiz, self.question = quiz, question
@@ -417,7 +139,7 @@ class _Item:
 class Quiz:
     """The quiz widget of one lesson: ``.box`` (class ``mlkit-quiz``), ``.items``, ``.score``."""
 
-    def __init__(self, lesson: str, quiz: Sequence[_Base] | None = None) -> None:
+    def __init__(self, lesson: str, quiz: Sequence[QuizQuestion] | None = None) -> None:
         import ipywidgets as w
 
         self.lesson = lesson

@@ -1,7 +1,7 @@
 """The progress file itself: load, save atomically, record one result (no widgets, no lessons).
 
 The bottom layer of :mod:`mlkit.exercises`: it imports nothing else from the package, so
-that :mod:`~mlkit.exercises.core` and :mod:`~mlkit.exercises.quiz` can record results and
+that :mod:`~mlkit.exercises.question` and :mod:`~mlkit.exercises.quiz` can record results and
 :mod:`~mlkit.exercises.progress` can summarise them without an import cycle.
 
 Saved in ``$MLKIT_HOME/progress.json`` (default ``~/mlkit-workspace/progress.json``),

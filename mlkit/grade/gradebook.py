@@ -1,4 +1,10 @@
-"""The gradebook: one row per learner and question, a summary per question, feedback per learner."""
+"""The gradebook: one row per learner and question, a summary per question, feedback per learner.
+
+``gradebook.csv`` is the instructor's: its ``note`` column holds what a question's judge said
+about a hidden case. The feedback files are the learners': each question's status and
+message only, which for a hidden case shows the learner's own result, never the hidden
+inputs or the reference answer.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-COLUMNS = ["learner", "lesson", "file", "question", "title", "status", "message", "notebook_status",
-           "reason", "ran_to_end", "seconds", "sandbox"]
+COLUMNS = ["learner", "lesson", "file", "question", "title", "status", "message", "note", "notebook_status",
+           "reason", "ran_to_end", "seconds", "cpu_s", "sandbox", "peak_processes", "peak_memory_mb"]
 
 
 def rows(results: list[dict]) -> list[dict]:
@@ -21,13 +27,15 @@ def rows(results: list[dict]) -> list[dict]:
     for r in results:
         base = {"learner": r["learner"], "lesson": r.get("lesson") or "?", "file": r["file"],
                 "notebook_status": r["status"], "reason": r["reason"], "ran_to_end": bool(r.get("ran_to_end")),
-                "seconds": r.get("seconds"), "sandbox": r.get("sandbox", "")}
+                "seconds": r.get("seconds"), "cpu_s": r.get("cpu_s"), "sandbox": r.get("sandbox", ""),
+                "peak_processes": r.get("peak_processes"), "peak_memory_mb": r.get("peak_memory_mb")}
         questions = r.get("questions") or []
         if not questions:
-            out.append({**base, "question": "", "title": "", "status": r["status"], "message": r["reason"]})
+            out.append({**base, "question": "", "title": "", "status": r["status"], "message": r["reason"],
+                        "note": ""})
         for q in questions:
             out.append({**base, "question": q["question"], "title": q["title"], "status": q["status"],
-                        "message": q["message"]})
+                        "message": q["message"], "note": q.get("note", "")})
     return out
 
 
@@ -71,13 +79,16 @@ def pass_rate_figure(table: pd.DataFrame):
     return fig
 
 
-def write(results: list[dict], out_dir: Path) -> dict[str, Path]:
-    """gradebook.csv, summary.csv, summary.html (with the plot) and feedback/<learner>_<lesson>.md."""
+def write(results: list[dict], out_dir: Path, seed: int | str | None = None) -> dict[str, Path]:
+    """gradebook.csv, summary.csv, summary.html (with the plot), feedback/<learner>_<lesson>.md,
+    and seed.txt (the seed of the hidden cases: keep it from the learners)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     book = frame(results)
     table = summary(book)
     paths = {"gradebook": out_dir / "gradebook.csv", "summary": out_dir / "summary.csv",
-             "html": out_dir / "summary.html", "feedback": out_dir / "feedback"}
+             "html": out_dir / "summary.html", "feedback": out_dir / "feedback", "seed": out_dir / "seed.txt"}
+    if seed is not None:
+        paths["seed"].write_text(f"{seed}\n")
     book.to_csv(paths["gradebook"], index=False)
     table.to_csv(paths["summary"], index=False)
     buf = io.BytesIO()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlkit.exercises.core import solution_source
+from mlkit.exercises.solutions import solution_source
 
 
 def _run_solution_cells(lesson: str, *names: str, **namespace: Any) -> dict[str, Any]:

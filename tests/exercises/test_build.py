@@ -62,11 +62,12 @@ def _solution_nb() -> dict:
         nbformat.v4.new_markdown_cell("# Fixture exercises"),
         nbformat.v4.new_code_cell("fast = False\nseed = 0", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(
-            "from mlkit.exercises import Mistake, Question\n\n"
-            "def _check(square):\n"
-            "    if square(3) != 9:\n"
-            "        raise Mistake(f'square(3) gave {square(3)}, not 9')\n\n"
-            "q1 = Question('99_fixture', 'q1', 'Square a number', answer='square', check=_check)"),
+            "from mlkit.exercises import Mistake, Question, call\n\n"
+            "def _judge(got, case):\n"
+            "    if got.value != 9:\n"
+            "        raise Mistake(f'square(3) gave {got.value}, not 9')\n\n"
+            "q1 = Question('99_fixture', 'q1', 'Square a number', answer='square',\n"
+            "              ask=lambda case, square: call(square, 3), judge=_judge)"),
         nbformat.v4.new_code_cell(
             "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
             metadata={"tags": ["exercise"], "collapsed": True}),

@@ -8,9 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from exercise_checks import hidden_verdict
 
-from mlkit.exercises import CheckFailed, Mistake, NotStarted, Question, lesson00, progress
-from mlkit.exercises.core import solution_source
+from mlkit.exercises import CheckFailed, Mistake, NotStarted, Question, call, lesson00, progress
+from mlkit.exercises.solutions import solution_source
 
 
 @pytest.fixture(autouse=True)
@@ -19,16 +20,21 @@ def _env(tmp_path, monkeypatch):
     monkeypatch.delenv("MLKIT_STRICT", raising=False)
 
 
-def _square_check(square):
-    got = square(3)
-    if got != 9:
-        raise Mistake(f"square(3) gave {got}, not 9.")
+def _ask_square(case, square):
+    return {"square": call(square, case.get("x", 3))}
+
+
+def _judge_square(got, case):
+    x = case.get("x", 3)
+    value = got["square"].value
+    if value != x * x:
+        raise Mistake(f"square({x}) gave {value}, not {x * x}.")
     return "Nicely done."
 
 
 def make_q(**kw) -> Question:
-    return Question("99_demo", "q1", "Square a number", answer="square", check=_square_check,
-                    hints=["Multiply.", "x * x"], **kw)
+    return Question("99_demo", "q1", "Square a number", answer="square", ask=_ask_square, judge=_judge_square,
+                    hints=["Multiply.", "x * x"], hidden=lambda rng: {"x": rng.randint(4, 99)}, **kw)
 
 
 # --- the Question machinery ---------------------------------------------------------------------
@@ -150,8 +156,26 @@ def test_reference_answer_passes(q, reference):
     assert message, "a passing check says what it found"
 
 
+
+@pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.name)
+def test_reference_answer_passes_a_hidden_case(q, reference):
+    verdict = hidden_verdict(q, reference[q.answers[0]], seed=11)
+    assert verdict.status == "passed", verdict
+
+
+def test_an_answer_typed_in_for_the_examples_fails_the_hidden_case_without_revealing_it():
+    def typed_in(days, baseline, tolerance):
+        return [False, False, False, True, True, False] if len(days) == 6 else [True, False]
+
+    assert lesson00.q4.evaluate(typed_in)[0] == "passed"
+    verdict = hidden_verdict(lesson00.q4, typed_in, seed=11)
+    assert verdict.status == "failed" and "hidden case 1" in verdict.message and verdict.note
+    case = lesson00.q4.cases(11)[1]
+    assert str(case["baseline"]) not in verdict.message and "day" not in verdict.message.replace("today", "")
+
+
 def test_every_lesson00_question_is_found_and_has_hints():
-    from mlkit.exercises.core import lesson_questions
+    from mlkit.exercises.lessons import lesson_questions
 
     assert lesson_questions(lesson00) == QUESTIONS
     assert all(len(q.hints) >= 2 and q.lesson == "00_lifecycle_overview" for q in QUESTIONS)
@@ -290,11 +314,11 @@ def fake_lesson(monkeypatch):
 
 
 def _q(name="q1"):
-    return Question("98_demo", name, "Square", answer="square", check=_square_check)
+    return Question("98_demo", name, "Square", answer="square", ask=_ask_square, judge=_judge_square)
 
 
 def test_a_lesson_module_without_questions_says_what_to_add(fake_lesson):
-    from mlkit.exercises.core import LessonError, lesson_questions
+    from mlkit.exercises.lessons import LessonError, lesson_questions
 
     module = fake_lesson(q1=_q("q1"), q2=_q("q2"))
     with pytest.raises(LessonError, match=r"has no QUESTIONS list\. Add.*QUESTIONS = \[q1, q2\]"):
@@ -311,7 +335,7 @@ def test_a_lesson_module_without_questions_says_what_to_add(fake_lesson):
 
 def test_a_lesson_module_with_an_old_python_quiz_says_where_to_move_it(fake_lesson):
     from mlkit.exercises import quiz
-    from mlkit.exercises.core import LessonError
+    from mlkit.exercises.lessons import LessonError
 
     fake_lesson(q1=_q(), QUESTIONS=[], QUIZ=[quiz.SingleChoice(prompt="?", options=["a", "b"], answer=0,
                                                                 explanation="e")])

@@ -6,12 +6,13 @@ import pytest
 
 gxe = pytest.importorskip("great_expectations.expectations")
 
+from exercise_checks import expect as _expect  # noqa: E402
+from exercise_checks import hidden_verdict  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from mlkit.data import versioning  # noqa: E402
 from mlkit.exercises import lesson01 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
-from exercise_checks import expect as _expect
 
 
 def _sh(repo, *cmds):
@@ -132,3 +133,10 @@ def test_quiz_right_answers_grade_right_and_every_question_explains():
     by_id = {q.id: q for q in questions}
     assert not by_id["seen_messages"].grade("9")[0] and "percentage" in by_id["seen_messages"].grade("9")[1]
     assert "raw agreement" in by_id["kappa_from_agreement"].grade("0.9")[1]
+
+
+@pytest.mark.parametrize("name", [q.name for q in ex.QUESTIONS if q.hidden is not None])
+def test_reference_answer_passes_a_hidden_case(name, reference):
+    q = getattr(ex, name)
+    verdict = hidden_verdict(q, *((reference[a]) for a in q.answers), seed=11)
+    assert verdict.status == "passed", verdict

@@ -8,10 +8,12 @@ import pytest
 torch = pytest.importorskip("torch")
 mlflow = pytest.importorskip("mlflow")
 
+from exercise_checks import expect as _expect  # noqa: E402
+from exercise_checks import hidden_verdict  # noqa: E402
+
 from mlkit.exercises import lesson02 as ex  # noqa: E402
 from mlkit.exercises import quiz  # noqa: E402
 from mlkit.training import models  # noqa: E402
-from exercise_checks import expect as _expect
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +146,10 @@ def test_quiz_grades_the_bytes_per_parameter_question():
     q = next(q for q in quiz.questions(ex.LESSON) if q.id == "bytes_per_param")
     assert q.grade(16)[0] and not q.grade(4)[0]
     assert "weight alone" in q.grade(4)[1] and "two states" in q.grade(12)[1]
+
+
+@pytest.mark.parametrize("name", [q.name for q in ex.QUESTIONS if q.hidden is not None])
+def test_reference_answer_passes_a_hidden_case(name, reference):
+    q = getattr(ex, name)
+    verdict = hidden_verdict(q, *((reference[a]) for a in q.answers), seed=11)
+    assert verdict.status == "passed", verdict

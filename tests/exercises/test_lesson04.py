@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 
+from exercise_checks import expect as _expect
+from exercise_checks import hidden_verdict
+
 from mlkit.exercises import lesson04 as ex
 from mlkit.exercises import quiz
-from exercise_checks import expect as _expect
-
-
 
 
 def test_module_contract():
@@ -97,3 +97,16 @@ def test_quiz_answers(home):
     q.answer(3, "300")
     q.answer(4, "error rate and p99 latency, then roll back")
     assert all(it.correct for it in q.items), [it.feedback.value for it in q.items]
+
+
+
+def test_right_answers_pass_a_hidden_case():
+    def right(n, e, p99, slo):
+        return n >= slo.min_requests and (e / n > slo.max_error_rate or p99 > slo.max_p99_ms)
+
+    for q, answer in ((ex.q1, _model()), (ex.q2, lambda u, w: "canary" if zlib.crc32(u.encode()) / 2**32 < w else "stable"),
+                      (ex.q3, right), (ex.q4, lambda xs: float(np.percentile(xs, 99)))):
+        verdict = hidden_verdict(q, answer, seed=11)
+        assert verdict.status == "passed", (q.name, verdict)
+    fixed = hidden_verdict(ex.q3, lambda n, e, p, s: n >= 20 and (e / n > 0.02 or p > 100), seed=11)
+    assert fixed.status == "failed" and "hidden case" in fixed.message, "an SLO typed in fails another SLO"

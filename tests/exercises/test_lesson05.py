@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from exercise_checks import expect as _expect
+from exercise_checks import hidden_verdict
 
 from mlkit.exercises import lesson05 as ex
 from mlkit.exercises import quiz
 from mlkit.monitoring import scrape
-from exercise_checks import expect as _expect
-
-
 
 
 def test_module_contract():
@@ -75,3 +74,11 @@ def test_q3():
     _expect(ex.q3, lambda n, d, a=0.05: 0.1, says="more than the 5 % budget")
     _expect(ex.q3, lambda n, d, a=0.05: None, says="returned None")
     _expect(ex.q3, lambda n, d, a=0.05: "0.2", says="a number")
+
+
+
+def test_right_answers_pass_a_hidden_case():
+    for q, answer in ((ex.q1, (_histogram(), _p95)), (ex.q2, (lambda h: _burn(h, 12) > 14.4 and _burn(h, 3) > 14.4,)),
+                      (ex.q3, (lambda n, d, a=0.05: float(np.quantile(n, 1 - a, method="higher")),))):
+        verdict = hidden_verdict(q, *answer, seed=11)
+        assert verdict.status == "passed", (q.name, verdict)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from exercise_checks import expect as _expect
+from exercise_checks import hidden_verdict
 
 from mlkit.evaluation import stats
 from mlkit.exercises import lesson06 as ex
 from mlkit.exercises import quiz
 from mlkit.monitoring import drift
 from mlkit.retraining import gate
-from exercise_checks import expect as _expect
-
-
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +115,10 @@ def test_q3(ref):
         return previous
 
     _expect(ex.q3, falls_back, says="replaced nothing")
+
+
+@pytest.mark.parametrize("name", [q.name for q in ex.QUESTIONS if q.hidden is not None])
+def test_reference_answer_passes_a_hidden_case(name, ref):
+    q = getattr(ex, name)
+    verdict = hidden_verdict(q, *((ref[a]) for a in q.answers), seed=11)
+    assert verdict.status == "passed", verdict

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exercise_checks import expect as _expect
+from exercise_checks import hidden_verdict
 
 from mlkit.evaluation import metrics
 from mlkit.exercises import lesson07 as ex
 from mlkit.exercises import quiz
 from mlkit.monitoring import drift
-from exercise_checks import expect as _expect
-
-
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +72,10 @@ def test_q3(ref):
     _expect(ex.q3, lambda r, c: True, says="fires on every window")
     _expect(ex.q3, lambda r, c: False, says="Silent on")
     _expect(ex.q3, lambda r, c: "drift", says="return True (alarm) or False")
+
+
+@pytest.mark.parametrize("name", [q.name for q in ex.QUESTIONS if q.hidden is not None])
+def test_reference_answer_passes_a_hidden_case(name, ref):
+    q = getattr(ex, name)
+    verdict = hidden_verdict(q, *((ref[a]) for a in q.answers), seed=11)
+    assert verdict.status == "passed", verdict

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from exercise_checks import front_end_classes
 
 from mlkit.exercises import progress, quiz
 from mlkit.exercises.quiz import MultipleChoice, Numeric, ShortText, SingleChoice
@@ -67,14 +68,26 @@ def test_numeric_names_the_typical_wrong_values_and_refuses_text():
         q.grade("about eighty")
 
 
-def test_short_text_matches_keywords_alternatives_and_stems():
-    q = ShortText(prompt="?", keywords=[("blue green", "blue-green"), "canar*", "shadow"], need=2, explanation="e")
+def test_short_text_matches_whole_words_phrases_and_plurals():
+    q = ShortText(prompt="?", keywords=[("blue green", "bluegreen"), "canary", "shadow"], need=2, explanation="e")
     assert q.grade("Blue/Green and canaries")[0] is True
     assert q.grade("shadow deployment, a CANARY release")[0] is True
     ok, msg = q.grade("just deploy it on Friday")
     assert not ok and "0 of the 2" in msg
+    assert q.grade("blue, then a canary")[1] == "Your answer names 1 of the 2 key ideas we look for."
+    assert not q.grade("a bluegreenish canaryish shadowy rollout")[0], "whole words only, not prefixes"
+    assert not q.grade("blueberry and canary")[0]
     with pytest.raises(ValueError):
         q.grade("   ")
+
+
+def test_an_ordered_answer_must_name_the_stages_in_order():
+    stages = next(q for q in quiz.questions("07_capstone_spam") if q.id == "six_stages")
+    assert stages.ordered and stages.need == 6
+    assert stages.grade("Data collection, training, evaluation, deployment, monitoring, retraining.")[0] is True
+    ok, msg = stages.grade("Training, data, evaluation, deployment, monitoring, retraining")
+    assert not ok and "not in order" in msg
+    assert not stages.grade("data, training, evaluation, deployment, monitoring")[0]
 
 
 # --- lesson 00's quiz ---------------------------------------------------------------------------------
@@ -119,7 +132,7 @@ def _states(widget) -> str:
 
 def test_quiz_widget_has_the_css_class_and_sends_no_answers_before_answering():
     qz = quiz.Quiz(LESSON)
-    assert "mlkit-quiz" in qz.box._dom_classes
+    assert "mlkit-quiz" in front_end_classes(qz.box)
     assert len(qz.items) == len(QUIZ00)
     state = _states(qz.box)
     for q in QUIZ00:

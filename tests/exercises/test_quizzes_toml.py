@@ -4,13 +4,13 @@ and the loader refuses malformed files with a message naming the file and the qu
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from mlkit.exercises import quiz
-from mlkit.exercises.core import LessonError
+from mlkit.exercises.lessons import LessonError
 from mlkit.exercises.quiz import MultipleChoice, Numeric, ShortText, SingleChoice
 
 FILES = sorted(quiz.QUIZ_DIR.glob("*.toml"))
@@ -94,6 +94,10 @@ explanation = "Because b."
      "keyword 3 should be a word"),
     ('[[question]]\nid = "t"\nkind = "text"\nprompt = "?"\nkeywords = ["a"]\nneed = 2\nexplanation = "e"\n',
      "need should be a whole number from 1 to 1"),
+    ('[[question]]\nid = "t"\nkind = "text"\nprompt = "?"\nkeywords = ["canar*"]\nexplanation = "e"\n',
+     "matched as whole words"),
+    ('[[question]]\nid = "t"\nkind = "text"\nprompt = "?"\nkeywords = ["a"]\nordered = "yes"\nexplanation = "e"\n',
+     "ordered"),
     ('[[question]]\nid = "m"\nkind = "multiple"\nprompt = "?"\noptions = ["a", "b"]\nanswers = []\n'
      'explanation = "e"\n', "answers should be a non-empty list"),
 ])

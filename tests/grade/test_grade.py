@@ -2,15 +2,20 @@
 
 The class (scripts/make_grading_fixtures.py) holds solved, untouched, partly solved and wrong
 notebooks, and ones that loop forever, ask for 300 GB, kill their kernel, delete files
-outside their sandbox, or are not valid JSON. Each must fail alone, with a clear reason.
+outside their sandbox, or are not valid JSON; and the hostile set of issue 26: forged checks,
+a forged answer channel, answers typed in for the examples, borrowed solutions, a fork bomb, a
+thread bomb and a child that allocates without end. Each must fail alone, with a clear reason,
+and get no marks for a question it did not answer.
 
-The class is graded once, with room for a loaded CI machine, all but erin's endless loop: that
-one is graded alone with a short cell limit, so that the suite does not wait a minute on it."""
+The class is graded once, with room for a loaded CI machine, all but erin's endless loop (graded
+alone with a short cell limit, so that the suite does not wait a minute on it) and the three
+bombs (graded together, with a small process and memory cap)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -18,7 +23,7 @@ import pytest
 
 from mlkit import grade
 from mlkit.course.errors import MlkitError
-from mlkit.grade import collect, gradebook
+from mlkit.grade import cgroups, collect, gradebook, judge  # noqa: F401 - grade.cgroups, grade.judge
 
 pytestmark = pytest.mark.notebooks  # grading runs the class's notebooks
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +31,10 @@ CLASS = ROOT / "tests" / "fixtures" / "class"
 CANARY = Path("/tmp/mlkit-grade-canary")
 LIMITS = grade.Limits(cell_s=60, notebook_s=400, memory_mb=4096)  # room for a loaded CI machine
 LOOPER = "erin"  # her notebook loops forever: graded alone, see test_an_endless_loop_times_out_and_the_rest_is_graded
+BOMBS = ("mike", "nina", "oscar")  # fork bomb, thread bomb, memory bomb in a child: see test_bombs_*
+BOMB_LIMITS = grade.Limits(cell_s=60, notebook_s=300, memory_mb=2048, processes=64)
+SEED = 2026  # the instructor's seed of the hidden cases
+L00 = "00_lifecycle_overview"
 
 
 def test_fixture_class_is_up_to_date():
@@ -38,7 +47,7 @@ def test_collect_names_learners_and_lessons(tmp_path):
     subs = collect.collect([CLASS], tmp_path)
     found = {(s.learner, s.lesson) for s in subs}
     assert ("alice", "01_data") in found and ("dave", "00_lifecycle_overview") in found
-    assert len(subs) == 10 and len({s.learner for s in subs}) == 9
+    assert len(subs) == 17 and len({s.learner for s in subs}) == 16
     loose = tmp_path / "zoe-01_data.ipynb"
     loose.write_text("{}")
     assert collect.collect([loose], tmp_path)[0].learner == "zoe"
@@ -68,8 +77,8 @@ def graded(tmp_path_factory):
     (CANARY / "pwned.txt").unlink(missing_ok=True)
     before = {p: p.stat().st_mtime_ns for p in CLASS.rglob("*")}
     out = tmp_path_factory.mktemp("grades")
-    learners = sorted(p for p in CLASS.iterdir() if p.is_dir() and p.name != LOOPER)
-    book = grade.grade_class(learners, jobs=2, out_dir=out, limits=LIMITS, progress=False)
+    learners = sorted(p for p in CLASS.iterdir() if p.is_dir() and p.name not in (LOOPER, *BOMBS))
+    book = grade.grade_class(learners, jobs=2, out_dir=out, limits=LIMITS, progress=False, seed=SEED)
     after = {p: p.stat().st_mtime_ns for p in CLASS.rglob("*")}
     return book, out, before == after
 
@@ -139,6 +148,68 @@ def test_gradebook_files(graded):
     assert "a percentage" in next(feedback).read_text()
 
 
+def test_forged_checks_and_a_forged_answer_channel_get_no_marks(graded):
+    book, _, _ = graded
+    judy, kate = _statuses(_result(book, "judy")), _statuses(_result(book, "kate"))
+    assert judy and set(judy.values()) == {"not started"}, judy  # Question.evaluate & co. rewritten: no effect
+    assert kate and set(kate.values()) == {"failed"}, kate  # marker line, answer files, extraction replaced
+    messages = " ".join(q["message"] for q in _result(book, "kate")["questions"])
+    assert "cannot be judged" in messages or "nonce" in messages, messages
+
+
+def test_answers_typed_in_for_the_examples_fail_the_hidden_cases(graded):
+    book, out, _ = graded
+    leo = _result(book, "leo")
+    statuses = _statuses(leo)
+    assert statuses["q1"] == statuses["q4"] == "failed" and statuses["q2"] == "not started", statuses
+    q4 = next(q for q in leo["questions"] if q["question"] == "q4")
+    assert "hidden case" in q4["message"] and "[False, False, False, True, True, False]" in q4["message"]
+    assert q4["note"], "the judge's own message is kept for the instructor"
+    feedback = next((out / "feedback").glob("leo_*.md")).read_text()
+    assert "hidden case" in feedback and q4["note"] not in feedback, "the learner never sees the judge's note"
+    hidden = grade.judge.make_request(L00, SEED)["questions"][3]["cases"][1]
+    assert str(hidden["baseline"]) not in feedback and hidden["days"][0][0] not in feedback, "nor the hidden inputs"
+    assert str(SEED) == (out / "seed.txt").read_text().strip()
+
+
+def test_borrowed_solutions_are_not_there_to_borrow(graded):
+    book, _, _ = graded
+    pat = _result(book, "pat")
+    assert set(_statuses(pat).values()) == {"not started"}, pat["questions"]  # solutions/, git, solution(): gone
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory):
+    if "pids" not in grade.cgroups.available():
+        pytest.skip("no control groups here (not root, or no cgroup v1): the bombs are bounded per process only")
+    CANARY.mkdir(exist_ok=True)
+    (CANARY / "canary.txt").write_text("keep me")
+    start = time.perf_counter()
+    book = grade.grade_class([CLASS / who for who in BOMBS], jobs=2, out_dir=tmp_path_factory.mktemp("bombs"),
+                             limits=BOMB_LIMITS, progress=False, seed=SEED)
+    return {r["learner"]: r for r in book.results}, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("who", ["mike", "nina"])
+def test_a_fork_or_thread_bomb_is_stopped_at_the_process_cap(bombs, who):
+    results, _ = bombs
+    bomb = results[who]
+    assert bomb["status"] == "too many processes" and "64 processes and threads" in bomb["reason"], bomb
+    assert bomb["peak_processes"] <= BOMB_LIMITS.processes, "the cap held: never more processes than allowed"
+    assert not any(q["status"] == "passed" for q in bomb["questions"])
+    assert bomb["wall_s"] < 120, "stopped within seconds of the bomb, not at the notebook's time limit"
+
+
+def test_a_child_that_allocates_without_end_is_killed_and_the_rest_is_graded(bombs):
+    results, seconds = bombs
+    oscar = results["oscar"]
+    assert oscar["status"] == "memory limit" and "together" in oscar["reason"], oscar
+    assert oscar["oom_kills"] >= 1 and oscar["peak_memory_mb"] <= BOMB_LIMITS.memory_mb + 1
+    assert set(_statuses(oscar).values()) == {"passed"}, "the kernel survived: its answers were graded"
+    assert seconds < 240
+    assert (CANARY / "canary.txt").read_text() == "keep me"
+
+
 def test_dask_gives_the_same_gradebook_as_jobs(graded):
     distributed = pytest.importorskip("distributed")
     who = ("dave", "ivan")  # a passed and a failed question, and a notebook that is not JSON
@@ -146,7 +217,7 @@ def test_dask_gives_the_same_gradebook_as_jobs(graded):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster:
         by_dask = grade.grade_class(subset, out_dir=None, dask=cluster.scheduler_address, limits=LIMITS,
-                                    progress=False)
+                                    progress=False, seed=SEED)
     # messages may hold measured numbers (q2 times a model), so compare what each outcome is
     cols = ["learner", "lesson", "question", "status", "notebook_status"]
     by_jobs = graded[0].frame  # the same notebooks, graded with -j 2 by the fixture
