@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mlkit.course.workspace import Workspace
     from mlkit.training.models import SpamPipeline, Split
 
-MODEL_NAME = "spam-classifier"
+SPAM_MODEL = "spam-classifier"  # the registered name of lesson 02's spam model, evaluated/served/watched later
 
 
 def experiment(ws: Workspace, name: str | None = None) -> str:
@@ -154,7 +154,7 @@ def load_spam_model(uri: str) -> SpamPipeline:
         return SpamPipeline.load(found[0].parent)
 
 
-def register_spam_model(model_uri: str, alias: str, versions: dict[str, str], name: str = MODEL_NAME) -> Any:
+def register_spam_model(model_uri: str, alias: str, versions: dict[str, str], name: str = SPAM_MODEL) -> Any:
     """Register a logged model as a new version of ``name``, point ``alias`` at it and tag it
     with its lineage (``data_version``, ``code_version``); return the ModelVersion (lesson 02)."""
     import mlflow
