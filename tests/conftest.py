@@ -4,8 +4,9 @@
 - Tests that execute notebooks, drive JupyterLab or take seconds each are marked ``slow``
   (:data:`SLOW`, :data:`SLOW_FIXTURES`, nbval's cells, and the ``browser`` and ``notebooks`` marks):
   `make test-fast` runs everything else, `make test` runs all.
-- Two pytest-xdist workers take whole files, slow ones first; the browser tests are split into
-  lab units (:data:`LAB_UNITS`) so that both workers drive a JupyterLab of their own.
+- The pytest-xdist workers (three in `make test`) take whole files, slow ones first; the browser
+  tests are split into lab units (:data:`LAB_UNITS`), so that each worker drives a JupyterLab of
+  its own.
 """
 
 from __future__ import annotations
