@@ -38,7 +38,7 @@ test: setup browser  ## the whole test suite: ruff, unit, notebooks, nbval, brow
 
 test-fast: setup  ## ruff and the unit tests not marked slow (no notebooks, browser, servers under load): 1-2 min
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not slow" tests $(PYTEST_EXTRA)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow" tests $(PYTEST_EXTRA)
 
 lab: setup  ## open JupyterLab at the course folder (notebooks/, exercises/, solutions/ one click away)
 	$(BIN)/jupyter lab --ServerApp.root_dir=.

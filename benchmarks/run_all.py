@@ -420,9 +420,10 @@ def _tests_md(d: dict) -> list[str]:
                  f"min: {verdict(w <= BUDGETS['make_test_fast_s'])}), {n} tests, "
                  f"{'all passed' if fast['passed'] else '**with failures**'}.{_cpu_line(fast, w)}{when}", ""]
     wall = d["make_test"]["median"]
+    when = f" Measured {d['when']}." if d.get("when") else ""
     rows += [f"`make test` took **{wall / 60:.1f} min** ({wall:.0f} s; budget {BUDGETS['make_test_s'] / 60:.0f} min: "
              f"{verdict(wall <= BUDGETS['make_test_s'])}), {'all passed' if d['passed'] else '**with failures**'}."
-             f"{_cpu_line(d, wall)}",
+             f"{_cpu_line(d, wall)}{when}",
              "Tests run on several workers at once (pytest-xdist), so the parts add up to more.", "",
              "| part | tests | test time |", "|---|---|---|"]
     rows += [f"| {k} | {v['tests']} | {v['seconds']:.0f} s |" for k, v in d["parts"].items()]
@@ -472,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
             old = json.loads(saved.read_text())
             if "test" not in TEST_TARGETS:
                 data.update({k: v for k, v in old.items() if k not in ("test_fast", "_machine", "_when")})
+                data.setdefault("when", old.get("_when"))  # the date of the make test kept
             if "test-fast" not in TEST_TARGETS and "test_fast" in old:
                 data["test_fast"] = old["test_fast"]
         if area == "course" and saved.exists() and not args.smoke:  # keep the modes not rerun
