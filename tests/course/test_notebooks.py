@@ -26,8 +26,8 @@ FOLDERS = ("notebooks", "exercises")
 def executed(request, tmp_path_factory):
     """The selected notebooks of this module, run in one batch (lessons that the browser tests
     run in JupyterLab are deselected: see tests/conftest.py)."""
-    chosen = {(item.callspec.params["folder"], item.callspec.params["name"])
-              for item in request.session.items if getattr(item, "module", None) is request.module}  # fmt: skip
+    chosen = {(item.callspec.params["folder"], item.callspec.params["name"]) for item in request.session.items
+              if getattr(item, "module", None) is request.module and hasattr(item, "callspec")}  # fmt: skip
     paths = [str(ROOT / folder / name) for folder, name in sorted(chosen)]
     out = tmp_path_factory.mktemp("runs")
     results = runner.run_notebooks(paths, fast=True, output_dir=out, workers=2, progress=False)
