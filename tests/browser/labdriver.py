@@ -246,10 +246,7 @@ class LabServer:
                     if (s.get("kernel") or {}).get("id") == kernel_id:
                         self.api("DELETE", f"/api/sessions/{s['id']}", timeout=timeout)
                 self.api("DELETE", f"/api/kernels/{kernel_id}", timeout=timeout)
-            except urllib.error.HTTPError as exc:  # already gone with its session
-                if exc.code != 404:
-                    raise
-            except (OSError, urllib.error.URLError):
+            except (OSError, urllib.error.URLError):  # gone with its session (404); else stop() shuts all down
                 pass
 
         self._shutdowns = [t for t in self._shutdowns if t.is_alive()]
@@ -852,7 +849,7 @@ def check_notebook(
 
 
 def _app_loaded(page, server: LabServer) -> bool:
-    """This page shows ``server``'s JupyterLab, started and with no notebook open."""
+    """This page shows ``server``'s JupyterLab, started, with no dialog open."""
     if page.is_closed() or not page.url.startswith(f"{server.url}/lab"):
         return False
     try:
