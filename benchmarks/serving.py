@@ -57,21 +57,21 @@ def main() -> None:
 
     import mlkit
     from mlkit.course.processes import BackgroundServer, stop_all
-    from mlkit.deployment import loadgen, serving
+    from mlkit.deployment import launch, loadgen
 
     ws = mlkit.setup("benchmark_serving")
     ref = ws.require("model@champion")
     messages = ws.require("data@v1").test().text.tolist()
-    env = serving.server_env(ref.uri, ws.tracking_uri)
+    env = launch.server_env(ref.uri, ws.tracking_uri)
     bare = BackgroundServer.python("-m", "uvicorn", "serving:bare_app", "--app-dir", str(HERE), "--host",
                                    "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
                                    name="bare FastAPI", health_path="/health", startup_timeout=300,
                                    env={**env, "MLKIT_BARE_APP": "1"})
-    course = serving.start_server(ref.uri, name="course server", tracking_uri=ws.tracking_uri, start=False)
+    course = launch.start_server(ref.uri, name="course server", tracking_uri=ws.tracking_uri, start=False)
     course.startup_timeout = 300
     try:
-        serving.start_all([bare, course])
-        router = serving.start_router({"course": course.url}, "course")
+        launch.start_all([bare, course])
+        router = launch.start_router({"course": course.url}, "course")
         targets = {"bare": bare.url, "server": course.url, "router": router.url}
         best: dict[str, loadgen.LoadResult] = {}
         for r in range(args.rounds):

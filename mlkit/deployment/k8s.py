@@ -17,19 +17,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlkit.deployment.launch import APP
+from mlkit.training.tracking import SPAM_MODEL
+
 PORT = 8000
 LABEL_KEYS = ("version", "run_id", "data_version")
 
 
 def _labels(meta: dict[str, Any], track: str) -> dict[str, str]:
-    labels = {"app": "spam-classifier", "track": track}
+    labels = {"app": SPAM_MODEL, "track": track}
     labels.update({f"mlkit/{k.replace('_', '-')}": str(meta.get(k, ""))[:63] for k in LABEL_KEYS})
     return labels
 
 
 def deployment(meta: dict[str, Any], track: str, replicas: int, image: str) -> dict[str, Any]:
     """A Deployment serving the registered model of ``meta`` (the server's ``/metadata``)."""
-    name = f"spam-classifier-{track}"
+    name = f"{SPAM_MODEL}-{track}"
     labels = _labels(meta, track)
     probe = {"httpGet": {"path": "/health/ready", "port": PORT}, "initialDelaySeconds": 5, "periodSeconds": 5,
              "failureThreshold": 3}
@@ -38,14 +41,15 @@ def deployment(meta: dict[str, Any], track: str, replicas: int, image: str) -> d
         "metadata": {"name": name, "labels": labels},
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": {"app": "spam-classifier", "track": track}},
+            "selector": {"matchLabels": {"app": SPAM_MODEL, "track": track}},
             "template": {
                 "metadata": {"labels": dict(labels), "annotations": {"prometheus.io/scrape": "true",
                                                                "prometheus.io/port": str(PORT),
                                                                "prometheus.io/path": "/metrics"}},
                 "spec": {"containers": [{
                     "name": "server", "image": image, "ports": [{"containerPort": PORT, "name": "http"}],
-                    "env": [{"name": "MLKIT_MODEL_URI", "value": f"models:/{meta.get('name', 'spam-classifier')}/"
+                    "env": [{"name": "MLKIT_MODEL_KIND", "value": meta.get("kind", "spam")},
+                            {"name": "MLKIT_MODEL_URI", "value": f"models:/{meta.get('name', SPAM_MODEL)}/"
                                                                  f"{meta.get('version', '')}"},
                             {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlops.svc:5000"}],
                     "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
@@ -82,16 +86,16 @@ WORKDIR /app
 COPY requirements.lock .
 RUN pip install --no-cache-dir -r requirements.lock
 COPY mlkit/ mlkit/
-ENV MLKIT_MODEL_URI=models:/{meta.get('name')}/{meta.get('version')} \\
+ENV MLKIT_MODEL_KIND={meta.get('kind', 'spam')} MLKIT_MODEL_URI=models:/{meta.get('name')}/{meta.get('version')} \\
     MLKIT_THREADS=1 OMP_NUM_THREADS=1
 EXPOSE {PORT}
 USER 1000
-CMD ["uvicorn", "mlkit.deployment.server:app", "--host", "0.0.0.0", "--port", "{PORT}", "--no-access-log"]
+CMD ["uvicorn", "{APP}", "--factory", "--host", "0.0.0.0", "--port", "{PORT}", "--no-access-log"]
 """
 
 
 def write(folder: str | Path, stable: dict[str, Any], canary: dict[str, Any], *, canary_percent: int = 10,
-          replicas: int = 3, image: str = "registry.example.com/mlkit/spam-classifier") -> list[Path]:
+          replicas: int = 3, image: str = f"registry.example.com/mlkit/{SPAM_MODEL}") -> list[Path]:
     """Write the Dockerfile and the manifests for ``stable`` and ``canary`` (each a server's
     ``/metadata``) into ``folder``; return the paths written."""
     import yaml
@@ -102,11 +106,11 @@ def write(folder: str | Path, stable: dict[str, Any], canary: dict[str, Any], *,
     docs = {
         "stable.yaml": [deployment(stable, "stable", replicas, f"{image}:{stable.get('version')}")],
         "canary.yaml": [deployment(canary, "canary", canary_replicas, f"{image}:{canary.get('version')}")],
-        "service.yaml": [service("spam-classifier", {"app": "spam-classifier"}),
-                         service("spam-classifier-stable", {"app": "spam-classifier", "track": "stable"}),
-                         service("spam-classifier-canary", {"app": "spam-classifier", "track": "canary"})],
-        "ingress.yaml": [ingress("spam-classifier", "spam-classifier-stable"),
-                         ingress("spam-classifier-canary", "spam-classifier-canary", weight=canary_percent)],
+        "service.yaml": [service(SPAM_MODEL, {"app": SPAM_MODEL}),
+                         service(f"{SPAM_MODEL}-stable", {"app": SPAM_MODEL, "track": "stable"}),
+                         service(f"{SPAM_MODEL}-canary", {"app": SPAM_MODEL, "track": "canary"})],
+        "ingress.yaml": [ingress(SPAM_MODEL, f"{SPAM_MODEL}-stable"),
+                         ingress(f"{SPAM_MODEL}-canary", f"{SPAM_MODEL}-canary", weight=canary_percent)],
     }
     paths = []
     for name, manifests in docs.items():

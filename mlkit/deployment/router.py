@@ -1,6 +1,6 @@
 """The router of lesson 04: a real HTTP reverse proxy (aiohttp) in front of model servers.
 
-Run as its own process (:func:`mlkit.deployment.serving.start_router` starts it)::
+Run as its own process (:func:`mlkit.deployment.launch.start_router` starts it)::
 
     python -m mlkit.deployment.router --port 8080    # backends from $MLKIT_ROUTER_BACKENDS (JSON)
 
@@ -14,9 +14,10 @@ Every request that is not under ``/admin/`` is forwarded to one backend, chosen 
   ``POST /admin/canary {"backend": "green", "weight": 0.1}`` sets it by hand,
   ``POST /admin/ramp {...}`` ramps it 5 -> 25 -> 50 -> 100 % while checking the SLO
   (:func:`mlkit.deployment.rollout.breach`) every 50 ms, rolling back on a breach and
-  promoting the canary to primary at the end;
+  promoting the canary to primary at the end (with ``"wait": true`` it answers once decided);
 * **shadow**: ``POST /admin/shadow {"backend": "green"}`` also sends each request to the
-  shadow backend *after* the user's answer is on its way, and records where the two disagree.
+  shadow backend *after* the user's answer is on its way, and records where the two disagree;
+  ``{"backend": null}`` turns it off once the copies in flight are back.
 
 ``GET /admin/status`` reports the state and per-backend counts and latencies (as this router
 measured them). aiohttp is used on both sides: lesson 04's benchmark found httpx the bottleneck.
@@ -28,16 +29,38 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import random
 import time
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mlkit.deployment import rollout
 
 FORWARD = ("content-type", "x-request-id", "x-user")
+BACKENDS_HELP = 'Set MLKIT_ROUTER_BACKENDS to a JSON object {"name": "http://127.0.0.1:PORT", ...}.'
+
+
+class RouterSettings(BaseSettings):
+    """The router's environment (pydantic-settings): ``MLKIT_ROUTER_BACKENDS`` (JSON, {name: url})
+    and ``MLKIT_ROUTER_PRIMARY`` (default: the first backend)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLKIT_ROUTER_", extra="ignore", env_ignore_empty=True)
+    backends: dict[str, str] = {}
+    primary: str | None = None
+
+    @classmethod
+    def read(cls) -> RouterSettings:
+        """The settings of this process; SystemExit saying what to set when they are missing or wrong."""
+        try:
+            settings = cls()
+        except (ValidationError, SettingsError) as exc:
+            raise SystemExit(f"{BACKENDS_HELP} ({str(exc).splitlines()[0]})") from None
+        if not settings.backends:
+            raise SystemExit(BACKENDS_HELP)
+        return settings
 
 
 class Backend:
@@ -284,10 +307,15 @@ def admin_routes(router: Router) -> web.RouteTableDef:
             stage_s = float(body.get("stage_s", 2.0))
         except (TypeError, ValueError) as exc:
             return _bad(f"bad ramp settings: {exc}")
+        wait = body.get("wait", False)
+        if not isinstance(wait, bool):
+            return _bad("'wait' must be true (answer once the ramp is decided) or false (answer at once)")
         if router.ramp_task and not router.ramp_task.done():
             router.ramp_task.cancel()
         router.ramp = {"status": "starting", "backend": name}
         router.ramp_task = asyncio.create_task(router.run_ramp(name, [float(s) for s in stages], stage_s, slo))
+        if wait:  # each stage gives up after 20 stage lengths + 5 s without enough requests
+            await asyncio.wait([router.ramp_task], timeout=len(stages) * (20 * stage_s + 5) + 5)
         return web.json_response(router.status())
 
     @routes.post("/admin/shadow")
@@ -298,6 +326,8 @@ def admin_routes(router: Router) -> web.RouteTableDef:
         router.shadow = name
         if name is not None:  # a new shadow starts new counts; turning it off keeps them for reading
             router.shadow_stats = {"requests": 0, "disagreements": 0, "errors": 0, "examples": []}
+        elif router.pending:  # turning it off waits for the copies still in flight: the counts are final
+            await asyncio.wait(list(router.pending), timeout=30)
         router.event("shadow", backend=name)
         return web.json_response(router.status())
 
@@ -333,10 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    backends = json.loads(os.environ.get("MLKIT_ROUTER_BACKENDS") or "{}")
-    if not backends:
-        raise SystemExit('Set MLKIT_ROUTER_BACKENDS to a JSON object {"name": "http://127.0.0.1:PORT", ...}.')
-    primary = os.environ.get("MLKIT_ROUTER_PRIMARY") or next(iter(backends))
+    settings = RouterSettings.read()
+    backends = settings.backends
+    primary = settings.primary or next(iter(backends))
     try:
         import uvloop
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from mlkit.course import http
 from mlkit.course.widgets import MainWidget
-from mlkit.deployment import loadgen, serving
+from mlkit.deployment import loadgen
 
 
 class RolloutPanel(MainWidget):
@@ -63,8 +64,8 @@ class RolloutPanel(MainWidget):
     def set_weight(self) -> None:
         if self._status() is None:
             return
-        status = serving.call(self.router_url, "/admin/canary",
-                              {"backend": self.canary, "weight": self.slider.value / 100})
+        status = http.call(self.router_url, "/admin/canary",
+                           {"backend": self.canary, "weight": self.slider.value / 100})
         self.show(f"{self.slider.value}% of users now go to <b>{html.escape(self.canary)}</b> (sticky by user key).")
         self._show_state(status)
 
@@ -73,9 +74,9 @@ class RolloutPanel(MainWidget):
         if status is None:
             return
         if status["canary"]:
-            status = serving.call(self.router_url, "/admin/promote", {})
+            status = http.call(self.router_url, "/admin/promote", {})
         elif status["primary"] != self.canary:  # no split yet: a blue-green switch
-            status = serving.call(self.router_url, "/admin/switch", {"to": self.canary})
+            status = http.call(self.router_url, "/admin/switch", {"to": self.canary})
         else:
             self.show(f"{html.escape(self.canary)} already takes all traffic.")
             self._show_state(status)
@@ -87,7 +88,7 @@ class RolloutPanel(MainWidget):
     def rollback(self) -> None:
         if self._status() is None:
             return
-        status = serving.call(self.router_url, "/admin/rollback", {})
+        status = http.call(self.router_url, "/admin/rollback", {})
         self.show(f"Rolled back: all traffic goes to <b>{html.escape(status['primary'])}</b>.")
         self._set_slider(0)
         self._show_state(status)
@@ -95,15 +96,15 @@ class RolloutPanel(MainWidget):
     def refresh(self) -> None:
         """Show the router's current state (a message instead when it is not running)."""
         try:
-            self._show_state(serving.call(self.router_url, "/admin/status", timeout=2))
-        except RuntimeError as exc:
+            self._show_state(http.call(self.router_url, "/admin/status", timeout=2))
+        except http.HttpError as exc:
             self.state.value = f"<i>{html.escape(str(exc))}</i>"
 
     def _status(self) -> dict | None:
         """The router's status, or None (and a message saying what to do) when it is not running."""
         try:
-            return serving.call(self.router_url, "/admin/status", timeout=2)
-        except RuntimeError:
+            return http.call(self.router_url, "/admin/status", timeout=2)
+        except http.HttpError:
             self.show("<b>The router is not running</b>: the lesson's last cell stops every server. Run the "
                       "cells from section 1 (start the servers) and section 3 (the router) again, then this one.")
             return None

@@ -1,13 +1,10 @@
 """Lesson 00, "No monitoring": what a model that is never refitted costs, measured fairly.
 
-A model of hourly bike rentals is fitted once on January-March 2011 (the *stale* model) and
-compared, month by month, with the same model refitted on the three months just before the
-month it predicts (the *refitted* model). Both predict the SAME month, and the error is
-relative to that month's ridership (MAE / mean riders), so busier months do not look worse
-just because they are busier.
-
-The hour of the day enters as a category (one weight per hour, separately for working days
-and days off), never as a straight-line number: 17:00 is not "17 times" 1:00.
+A model of hourly bike rentals (the course's one bike model, :mod:`mlkit.training.bike`) is
+fitted once on January-March 2011 (the *stale* model) and compared, month by month, with the
+same model refitted on the three months just before the month it predicts (the *refitted*
+model). Both predict the SAME month, and the error is relative to that month's ridership
+(MAE / mean riders), so busier months do not look worse just because they are busier.
 """
 
 from __future__ import annotations
@@ -15,45 +12,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mlkit.training import bike
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-    from sklearn.pipeline import Pipeline
 
-NUMERIC = ("temp", "hum", "windspeed")
-CATEGORICAL = ("hour_of_day", "weathersit")
-FEATURES = (*NUMERIC, *CATEGORICAL)
-TARGET = "bikers"
+TARGET = bike.TARGET
 
 
 def add_features(bikes: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``bikes`` with ``month``, ``date`` and ``hour_of_day`` (e.g. "08 workday").
+    """A copy of ``bikes`` with ``month`` and ``date`` (the groups lesson 00 compares and resamples).
 
-    ``hour_of_day`` combines the hour with the kind of day, because commuters make working
-    days peak at 8:00 and 17:00 while days off peak in the afternoon.
+    The model's own features (the hour of the day as a category per kind of day, the weather)
+    are made by the model itself (:func:`mlkit.training.bike.encode`).
     """
-    missing = {"datetime", "hr", "workingday", "weathersit", *NUMERIC, TARGET} - set(bikes.columns)
-    if missing:
-        raise KeyError(f"The bike data lacks the column(s) {sorted(missing)}: "
-                       "load it with mlkit.course.datasets.load_bike_sharing().")
+    bike.check_columns(bikes, ("datetime", *bike.INPUTS, TARGET))
     out = bikes.copy()
     out["month"] = out["datetime"].dt.month
     out["date"] = out["datetime"].dt.normalize()
-    kind = out["workingday"].map({1: "workday", 0: "day off"})
-    out["hour_of_day"] = out["hr"].map("{:02d}".format) + " " + kind
     return out
-
-
-def make_model(alpha: float = 1.0) -> Pipeline:
-    """The lesson's model: one-hot hour of day and weather, plus temperature, humidity, wind; ridge regression."""
-    from sklearn.compose import make_column_transformer
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    encode = make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL)), ("passthrough", list(NUMERIC)))
-    return make_pipeline(encode, Ridge(alpha=alpha))
 
 
 def relative_error(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
@@ -79,10 +57,9 @@ def months(bikes: pd.DataFrame, selected: Iterable[int]) -> pd.DataFrame:
     return rows
 
 
-def fit(bikes: pd.DataFrame, selected: Iterable[int]) -> Pipeline:
-    """:func:`make_model` fitted on the given months of ``bikes``."""
-    rows = months(bikes, selected)
-    return make_model().fit(rows[list(FEATURES)], rows[TARGET])
+def fit(bikes: pd.DataFrame, selected: Iterable[int]) -> bike.BikeModel:
+    """The bike model fitted on the given months of ``bikes``."""
+    return bike.BikeModel.fit(months(bikes, selected))
 
 
 def predict_later_months(bikes: pd.DataFrame, stale_months: Sequence[int] = (1, 2, 3),
@@ -102,9 +79,9 @@ def predict_later_months(bikes: pd.DataFrame, stale_months: Sequence[int] = (1, 
             raise ValueError(f"Month {m} is not later than the stale model's data {list(stale_months)}, or "
                              f"its refit months {list(recent)} hold nothing newer: start after month "
                              f"{max(stale_months) + 1}.")
-        target = months(bikes, [m])[["date", "month", *FEATURES, TARGET]].copy()
-        target["stale"] = stale.predict(target[list(FEATURES)])
-        target["refitted"] = fit(bikes, recent).predict(target[list(FEATURES)])
+        target = months(bikes, [m])[["date", "month", *bike.INPUTS, TARGET]].copy()
+        target["stale"] = stale.predict(target)
+        target["refitted"] = fit(bikes, recent).predict(target)
         parts.append(target)
     return pd.concat(parts)
 

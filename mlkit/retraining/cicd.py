@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlkit.training.bike import BIKE_MODEL
+
 STAGES = {
     "validate": {"cmd": "python -m mlkit.retraining.steps validate data/bike.parquet",
                  "deps": ["data/bike.parquet"], "outs": ["reports/validation.json"]},
@@ -38,7 +40,7 @@ def workflow(python: str = "3.11") -> dict[str, Any]:
                 {"run": "pip install -r requirements.lock && pip install -e ."}]
 
     return {
-        "name": "retrain bike-demand",
+        "name": f"retrain {BIKE_MODEL}",
         "on": {"schedule": [{"cron": "0 3 * * 1"}], "workflow_dispatch": {}},
         "jobs": {
             "retrain": {"runs-on": "ubuntu-latest",

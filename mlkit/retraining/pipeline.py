@@ -6,11 +6,13 @@
    built and run the way lesson 01 does, :mod:`mlkit.data.validation`);
 2. a **data release**: a git tag in a git + DVC repository of the course store
    (``store/bike-data``, its DVC remote ``store/bike-dvc-remote``);
-3. **training** in an MLflow run (params, metrics, tags ``data_version`` and ``code_version``);
-4. **registration** as a new version of ``bike-demand`` (tags: data release, code version,
-   the version it would replace);
+3. **training** of the bike model (:class:`mlkit.training.bike.BikeModel`) in an MLflow run
+   (params, metrics, tags ``data_version`` and ``code_version``);
+4. **registration** as a new version of :data:`~mlkit.training.bike.BIKE_MODEL` (tags: data
+   release, code version, the version it would replace);
 5. the **gate** (:func:`mlkit.retraining.gate.decide`) on the same recent labelled rows;
-6. a **canary** check of the challenger's live predictions;
+6. a **canary** check of the challenger's live predictions (lesson 06 passes one that serves the
+   registered versions through lesson 04's server and router, :mod:`mlkit.retraining.canary`);
 7. **promotion** (the ``champion`` alias moves) -- or not.
 
 A failure at any step leaves the ``champion`` alias where it was, records an alert (kept in
@@ -31,66 +33,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlkit.course.errors import MlkitError
 from mlkit.retraining import gate as gates
+from mlkit.training.bike import BIKE_MODEL, INPUTS, TARGET, WEATHER, BikeModel
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlkit.course.store import Store
 
-MODEL_NAME = "bike-demand"
 EXPERIMENT = "06_retraining"
 DATA_FILE = "bike.parquet"
-COLUMNS = ["datetime", "week", "hr", "workingday", "weathersit", "temp", "hum", "windspeed", "bikers"]
-WEATHER = ["clear", "cloudy/misty", "light rain/snow", "heavy rain/snow"]
+COLUMNS = ["datetime", "week", *INPUTS, TARGET]  # what a bike data release holds
 FAILURES = ("validation", "training", "canary")
 
 
 class RetrainError(MlkitError, RuntimeError):
     """A retrain step failed (the champion keeps serving)."""
-
-
-# ---------------------------------------------------------------- the model, as JSON
-@dataclass
-class BikeModel:
-    """Lesson 00's ridge model with its one-hot columns, stored as JSON (no pickle)."""
-
-    columns: list[str]
-    coef: list[float]
-    intercept: float
-    alpha: float = 1.0
-
-    @staticmethod
-    def design(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-        """The design matrix: hour of day and weather one-hot, temperature, humidity, wind."""
-        import pandas as pd
-
-        from mlkit.overview import degradation
-
-        if "hour_of_day" not in frame.columns:
-            frame = degradation.add_features(frame)
-        parts = [pd.get_dummies(frame[c].astype(str), prefix=c, dtype=float) for c in degradation.CATEGORICAL]
-        X = pd.concat([*parts, frame[list(degradation.NUMERIC)].astype(float)], axis=1)
-        return X if columns is None else X.reindex(columns=columns, fill_value=0.0)
-
-    @classmethod
-    def fit(cls, frame: pd.DataFrame, alpha: float = 1.0) -> BikeModel:
-        """Fit on labelled rows (``bikers``)."""
-        from sklearn.linear_model import Ridge
-
-        X = cls.design(frame)
-        ridge = Ridge(alpha=alpha).fit(X.to_numpy(), frame["bikers"].to_numpy(float))
-        return cls(list(X.columns), [float(c) for c in ridge.coef_], float(ridge.intercept_), alpha)
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predicted bikers per hour."""
-        return self.design(frame, self.columns).to_numpy() @ np.asarray(self.coef) + self.intercept
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "coef": self.coef, "intercept": self.intercept, "alpha": self.alpha}
 
 
 def bike_suite(name: str = "bike_batch") -> Any:
@@ -105,7 +64,7 @@ def bike_suite(name: str = "bike_batch") -> Any:
         gxe.ExpectColumnValuesToBeBetween(column="bikers", min_value=0),
         gxe.ExpectColumnValuesToBeBetween(column="hr", min_value=0, max_value=23),
         *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=1) for c in ("temp", "hum", "windspeed")],
-        gxe.ExpectColumnValuesToBeInSet(column="weathersit", value_set=WEATHER),
+        gxe.ExpectColumnValuesToBeInSet(column="weathersit", value_set=list(WEATHER)),
         gxe.ExpectColumnValuesToBeInSet(column="workingday", value_set=[0, 1]),
     ])
 
@@ -142,7 +101,7 @@ class RetrainingPipeline:
 
     store: Store
     workdir: Path
-    name: str = MODEL_NAME
+    name: str = BIKE_MODEL
     experiment: str = EXPERIMENT
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -211,8 +170,8 @@ class RetrainingPipeline:
                                "first_day": str(frame["datetime"].min().date()),
                                "last_day": str(frame["datetime"].max().date())})
             model = BikeModel.fit(frame, alpha=alpha)
-            mlflow.log_metric("train_mae", gates.mae(frame["bikers"], model.predict(frame)))
-            mlflow.log_dict(model.to_dict(), "model/model.json")
+            mlflow.log_metric("train_mae", gates.mae(frame[TARGET], model.predict(frame)))
+            model.log("model")
         return run.info.run_id, model
 
     def register(self, run_id: str, release: BikeRelease, replaces: str | None) -> str:
@@ -242,23 +201,14 @@ class RetrainingPipeline:
         except mlflow.exceptions.MlflowException:
             return None
 
+    def uri(self, ref: str = "champion") -> str:
+        """The registry URI of a version: an alias ("champion") or a version number ("3")."""
+        return f"models:/{self.name}/{ref}" if str(ref).isdigit() else f"models:/{self.name}@{ref}"
+
     def load(self, ref: str = "champion") -> BikeModel:
         """A registered model: an alias ("champion") or a version number."""
-        import mlflow
-
-        from mlkit.course.store import quiet
-
-        uri = f"models:/{self.name}/{ref}" if str(ref).isdigit() else f"models:/{self.name}@{ref}"
         self._client()
-        with quiet():
-            with_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(self._scratch())))
-        found = next(with_dir.rglob("model.json"))
-        return BikeModel(**json.loads(found.read_text()))
-
-    def _scratch(self) -> Path:
-        path = self.workdir / "downloads" / f"{time.time_ns()}"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return BikeModel.load(self.uri(ref))
 
     def promote(self, version: str) -> None:
         """Move ``champion`` to ``version`` (the registry tag ``status`` records it)."""
@@ -293,14 +243,15 @@ class RetrainingPipeline:
         return record
 
     def retrain(self, frame: pd.DataFrame, recent: pd.DataFrame | None, tag: str, *, alpha: float = 1.0,
-                margin: float = 0.02, canary: Callable[[BikeModel], None] | None = None,
+                margin: float = 0.02, canary: Callable[..., None] | None = None,
                 inject: str | None = None) -> Outcome:
         """One retrain on ``frame``, gated on ``recent`` labelled rows (None: promote the first model).
 
         ``inject`` ("validation", "training" or "canary") breaks that step on purpose, to show
-        that the champion survives it. ``canary(model)`` raises when the challenger misbehaves; with
-        ``inject="canary"`` it is called as ``canary(model, fault="errors")`` (lesson 06 passes one
-        that runs :func:`mlkit.retraining.canary.router_canary`, where the fault is real).
+        that the champion survives it. ``canary(version)`` gets the challenger's registered version
+        and raises when it misbehaves; with ``inject="canary"`` it is called as
+        ``canary(version, fault="errors")`` (lesson 06 passes one that runs
+        :func:`mlkit.retraining.canary.router_canary`, where the server really fails).
         """
         import mlflow
 
@@ -341,7 +292,7 @@ class RetrainingPipeline:
                 if inject == "canary" and canary is None:
                     raise RetrainError("canary: 12% of requests to the challenger failed (injected)")
                 if canary is not None:  # injected: the challenger's server fails (canary.router_canary's fault)
-                    canary(model, **({"fault": "errors"} if inject == "canary" else {}))
+                    canary(version, **({"fault": "errors"} if inject == "canary" else {}))
                 self.promote(version)
                 return Outcome("promoted", "promotion", version, version, decision, release=release)
         except Exception as exc:  # noqa: BLE001 - any failure: the champion keeps serving, an alert is raised

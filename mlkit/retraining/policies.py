@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlkit.retraining import replay
+from mlkit.training import bike
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,22 +143,14 @@ class Simulation:
 
 
 class Encoded:
-    """The stream as numbers, encoded once: lesson 00's features (hour of day and weather one-hot,
-    temperature, humidity, wind), the target, the week and the time, so that a year of weekly
-    fits takes a fraction of a second. The categories are fixed in advance (24 hours x 2 kinds
-    of day, the weather codes), not learned from labels."""
+    """The stream encoded once by the bike model's own features (:func:`mlkit.training.bike.encode`),
+    with the target, the week and the time, so that a year of weekly refits of the same model
+    (:meth:`~mlkit.training.bike.BikeModel.fit_encoded`) takes a fraction of a second."""
 
     def __init__(self, stream: pd.DataFrame) -> None:
-        import numpy as np
-        import pandas as pd
-
-        from mlkit.overview import degradation
-
-        parts = [pd.get_dummies(stream[c].astype(str), prefix=c, dtype=float) for c in degradation.CATEGORICAL]
-        parts.append(stream[list(degradation.NUMERIC)].astype(float))
         self.stream = stream
-        self.X = np.hstack([p.to_numpy() for p in parts])
-        self.y = stream[degradation.TARGET].to_numpy(dtype=float)
+        self.X = bike.encode(stream)
+        self.y = stream[bike.TARGET].to_numpy(dtype=float)
         self.week = stream["week"].to_numpy()
         self.time = stream["datetime"].to_numpy()
 
@@ -171,14 +164,9 @@ class Encoded:
             mask &= self.week >= week - window_weeks
         return mask
 
-
-def fit(X: Any, y: Any, alpha: float = 1.0) -> Any:
-    """A ridge regression (lesson 00's model) on encoded rows."""
-    from sklearn.linear_model import Ridge
-
-    if len(y) < 24:
-        raise ValueError(f"Only {len(y)} labelled rows to train on; need at least a day (24).")
-    return Ridge(alpha=alpha).fit(X, y)
+    def fit(self, mask: Any) -> bike.BikeModel:
+        """The bike model fitted on the rows of ``mask``."""
+        return bike.BikeModel.fit_encoded(self.X[mask], self.y[mask])
 
 
 def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, initial_weeks: int = 8,
@@ -197,7 +185,7 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
     if not 1 <= initial_weeks < replay.WEEKS:
         raise ValueError(f"initial_weeks must be between 1 and {replay.WEEKS - 1}, not {initial_weeks}.")
     train = data.week < initial_weeks
-    model, model_week, since = fit(data.X[train], data.y[train]), initial_weeks, 0
+    model, model_week, since = data.fit(train), initial_weeks, 0
     rows, retrains = [], []
     for week in range(initial_weeks, replay.WEEKS):
         since += 1
@@ -205,15 +193,15 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
         recent = None
         if latest.sum() >= 24:
             yl = data.y[latest]
-            recent = float(np.abs(model.predict(data.X[latest]) - yl).mean() / yl.mean())
+            recent = float(np.abs(model.predict_encoded(data.X[latest]) - yl).mean() / yl.mean())
         ctx = Context(week, since, recent, data.stream[train], data.stream[data.week == week - 1])
         retrained = since >= min_gap and policy.should_retrain(ctx)
         if retrained:
             train = data.labelled(week, delay_days, window_weeks)
-            model, model_week, since = fit(data.X[train], data.y[train]), week, 0
+            model, model_week, since = data.fit(train), week, 0
             retrains.append(week)
         now = data.week == week
-        y, pred = data.y[now], model.predict(data.X[now])
+        y, pred = data.y[now], model.predict_encoded(data.X[now])
         rows.append({"week": week, "rows": int(now.sum()), "mae": float(np.abs(pred - y).mean()),
                      "rel_error": float(np.abs(pred - y).mean() / y.mean()), "recent_error": recent,
                      "retrained": retrained, "model_week": model_week})

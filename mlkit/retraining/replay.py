@@ -17,15 +17,16 @@ WEEKS = 52
 
 
 def load_stream(bikes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The bike year (default: ``mlkit.course.datasets.load_bike_sharing()``) with lesson 00's features
-    (:func:`mlkit.overview.degradation.add_features`) and a ``week`` column 0..51 (lesson 06)."""
-    from mlkit.overview import degradation
+    """The bike year (default: ``mlkit.course.datasets.load_bike_sharing()``) with a ``week`` column
+    0..51 (lesson 06); it must hold the bike model's inputs and target (:mod:`mlkit.training.bike`)."""
+    from mlkit.training import bike
 
     if bikes is None:
         from mlkit.course import datasets
 
         bikes = datasets.load_bike_sharing()
-    out = degradation.add_features(bikes)
+    bike.check_columns(bikes, ("datetime", *bike.INPUTS, bike.TARGET))
+    out = bikes.copy()
     out["week"] = ((out["datetime"].dt.dayofyear - 1) // 7).clip(upper=WEEKS - 1).astype(int)
     return out.reset_index(drop=True)
 

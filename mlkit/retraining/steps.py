@@ -8,7 +8,7 @@
     python -m mlkit.retraining.steps promote reports/gate.json
 
 Each step calls what :class:`~mlkit.retraining.pipeline.RetrainingPipeline` calls (the Great
-Expectations suite, :class:`~mlkit.retraining.pipeline.BikeModel`, :func:`mlkit.retraining.gate.decide`,
+Expectations suite, :class:`~mlkit.training.bike.BikeModel`, :func:`mlkit.retraining.gate.decide`,
 the registry methods), writes a JSON report, and exits 0 on success, 1 when the step says no
 (invalid data, a blocked challenger), so CI stops there. Paths are relative to the working directory.
 """
@@ -29,9 +29,9 @@ def _write(path: str | Path, record: dict[str, Any]) -> None:
 
 
 def _model(path: str | Path) -> Any:
-    from mlkit.retraining import pipeline
+    from mlkit.training.bike import BikeModel
 
-    return pipeline.BikeModel(**json.loads(Path(path).read_text()))
+    return BikeModel.from_dict(json.loads(Path(path).read_text()))
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -58,10 +58,11 @@ def train(args: argparse.Namespace) -> int:
     """Fit the challenger (:meth:`BikeModel.fit`) and write it as JSON with its training error."""
     import pandas as pd
 
-    from mlkit.retraining import gate, pipeline
+    from mlkit.retraining import gate
+    from mlkit.training.bike import BikeModel
 
     frame = pd.read_parquet(args.data)
-    model = pipeline.BikeModel.fit(frame, alpha=args.alpha)
+    model = BikeModel.fit(frame, alpha=args.alpha)
     _write(args.out, model.to_dict())
     _write(args.report, {"train_mae": gate.mae(frame["bikers"], model.predict(frame)), "train_rows": len(frame),
                          "alpha": args.alpha})

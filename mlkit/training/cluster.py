@@ -151,12 +151,10 @@ def k8s_job(
 
 def rendezvous_service(job: dict[str, Any], port: int = PORT) -> dict[str, Any]:
     """The headless Service (no cluster IP) that gives each pod of an Indexed Job a DNS name."""
-    from mlkit.deployment.k8s import service  # lesson 04's Service, made headless for the rendezvous
-
     name = job["metadata"]["name"]
-    svc = service(name, {"app": name})
-    svc["spec"].update(clusterIP="None", ports=[{"name": "rendezvous", "port": port, "targetPort": port}])
-    return svc
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"name": "rendezvous", "port": port, "targetPort": port}],
+                     "clusterIP": "None"}}
 
 
 def write(folder: str | Path, script: str, manifests: Sequence[dict[str, Any]]) -> list[Path]:

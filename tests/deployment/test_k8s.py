@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import yaml
 
-from mlkit.deployment import k8s
+from mlkit.deployment import k8s, launch
+from mlkit.training.tracking import SPAM_MODEL
 
-STABLE = {"name": "spam-classifier", "version": "3", "run_id": "abc123", "data_version": "md5x"}
-CANARY = {"name": "spam-classifier", "version": "4", "run_id": "def456", "data_version": "md5x"}
+STABLE = {"name": SPAM_MODEL, "version": "3", "run_id": "abc123", "data_version": "md5x", "kind": "spam"}
+CANARY = {"name": SPAM_MODEL, "version": "4", "run_id": "def456", "data_version": "md5x", "kind": "spam"}
 
 
 def test_manifests(tmp_path):
@@ -27,12 +28,12 @@ def test_manifests(tmp_path):
         assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": k8s.PORT}
         assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
         env = {e["name"]: e["value"] for e in container["env"]}
-        assert env["MLKIT_MODEL_URI"] == f"models:/spam-classifier/{version}"
+        assert env["MLKIT_MODEL_URI"] == f"models:/{SPAM_MODEL}/{version}" and env["MLKIT_MODEL_KIND"] == "spam"
     services = {s["metadata"]["name"]: s for s in docs["service.yaml"]}
-    assert services["spam-classifier"]["spec"]["selector"] == {"app": "spam-classifier"}  # both tracks
-    assert services["spam-classifier-canary"]["spec"]["selector"]["track"] == "canary"
+    assert services[SPAM_MODEL]["spec"]["selector"] == {"app": SPAM_MODEL}  # both tracks
+    assert services[f"{SPAM_MODEL}-canary"]["spec"]["selector"]["track"] == "canary"
     main, canary_ing = docs["ingress.yaml"]
     assert "canary" not in str(main["metadata"]["annotations"])
     assert canary_ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "10"
     docker = (tmp_path / "Dockerfile").read_text()
-    assert "FROM python:3.11" in docker and "mlkit.deployment.server:app" in docker and "version 3" in docker
+    assert "FROM python:3.11" in docker and f'"{launch.APP}", "--factory"' in docker and "version 3" in docker

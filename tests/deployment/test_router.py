@@ -7,84 +7,79 @@ import time
 
 import pytest
 
-from mlkit.deployment import loadgen, rollout, serving
+from mlkit.course import http
+from mlkit.deployment import launch, loadgen, rollout
 
 
 @pytest.fixture(scope="module")
 def router(servers):
-    r = serving.start_router({"blue": servers["blue"].url, "green": servers["green"].url}, "blue")
+    r = launch.start_router({"blue": servers["blue"].url, "green": servers["green"].url}, "blue")
     yield r
     r.stop()
 
 
 @pytest.fixture(autouse=True)
 def reset(router, servers):
-    serving.call(router.url, "/admin/switch", {"to": "blue"})
+    http.call(router.url, "/admin/switch", {"to": "blue"})
     yield
-    serving.call(router.url, "/admin/shadow", {"backend": None})
-    serving.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.0})
-    status = serving.call(router.url, "/admin/status")
+    http.call(router.url, "/admin/shadow", {"backend": None})
+    http.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.0})
+    status = http.call(router.url, "/admin/status")
     if status["canary"]:
-        serving.call(router.url, "/admin/rollback", {})
+        http.call(router.url, "/admin/rollback", {})
 
 
 def test_bluegreen_switch_under_load_loses_nothing(router, messages):
     run = loadgen.start(router.url, messages, concurrency=4, duration=2.0)
     time.sleep(0.8)
-    status = serving.call(router.url, "/admin/switch", {"to": "green"})
+    status = http.call(router.url, "/admin/switch", {"to": "green"})
     assert status["primary"] == "green" and status["previous"] == "blue"
     result = run.wait()
     assert result.sent > 0 and result.answered == result.sent
     assert set(result.by_version()) == {"1", "2"}
-    assert serving.call(router.url, "/admin/rollback", {})["primary"] == "blue"
+    assert http.call(router.url, "/admin/rollback", {})["primary"] == "blue"
 
 
 def test_broken_canary_is_rolled_back(router, servers, messages):
-    serving.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.5})
+    http.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.5})
     slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=10)
-    serving.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.3, "slo": slo.to_dict()})
+    http.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.3, "slo": slo.to_dict()})
     result = loadgen.run(router.url, messages, concurrency=4, requests=600)
-    ramp = serving.call(router.url, "/admin/status")["ramp"]
+    ramp = http.call(router.url, "/admin/status")["ramp"]
     assert ramp["status"] == "rolled_back", ramp
     assert ramp["history"][-1]["stage"] == 0.05 and "error rate" in ramp["reason"]
-    assert serving.call(router.url, "/admin/status")["primary"] == "blue"
+    assert http.call(router.url, "/admin/status")["primary"] == "blue"
     assert 0 < result.failed <= 0.05 * result.sent  # the users paid little for the broken build
 
 
 def test_healthy_canary_is_promoted(router, messages):
     slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=5)
-    serving.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.2, "slo": slo.to_dict(),
-                                             "stages": [0.25, 1.0]})
     run = loadgen.start(router.url, messages, concurrency=4, duration=60)
-    deadline = time.monotonic() + 60
-    while serving.call(router.url, "/admin/status")["ramp"]["status"] in ("starting", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    t0 = time.monotonic()
+    status = http.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.2, "slo": slo.to_dict(),
+                                                   "stages": [0.25, 1.0], "wait": True}, timeout=120)
     result = run.stop()
-    status = serving.call(router.url, "/admin/status")
-    assert status["ramp"]["status"] == "promoted" and status["primary"] == "green"
+    assert status["ramp"]["status"] == "promoted" and status["primary"] == "green"  # answered once decided
+    assert time.monotonic() - t0 >= 0.4  # two stages of 0.2 s each
+    assert [h["stage"] for h in status["ramp"]["history"]] == [0.25, 1.0]
     assert result.failed == 0
 
 
 def test_shadow_leaves_responses_unchanged(router, servers, messages):
-    serving.call(router.url, "/admin/shadow", {"backend": "green"})
+    http.call(router.url, "/admin/shadow", {"backend": "green"})
     sample = messages[:100]
-    via = [serving.call(router.url, "/predict", {"text": t}) for t in sample]
-    deadline = time.monotonic() + 20
-    while serving.call(router.url, "/admin/status")["shadow_stats"]["requests"] < len(sample):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    stats = serving.call(router.url, "/admin/shadow", {"backend": None})["shadow_stats"]
-    alone = [serving.call(servers["blue"].url, "/predict", {"text": t}) for t in sample]
+    via = [http.call(router.url, "/predict", {"text": t}) for t in sample]
+    stats = http.call(router.url, "/admin/shadow", {"backend": None})["shadow_stats"]  # waits for the copies
+    alone = [http.call(servers["blue"].url, "/predict", {"text": t}) for t in sample]
     strip = lambda r: (r["label"], r["spam_probability"], r["model_version"])  # noqa: E731
     assert [strip(r) for r in via] == [strip(r) for r in alone]
     assert stats["requests"] == len(sample) and stats["errors"] == 0
-    green = [serving.call(servers["green"].url, "/predict", {"text": t})["label"] for t in sample]
+    green = [http.call(servers["green"].url, "/predict", {"text": t})["label"] for t in sample]
     assert stats["disagreements"] == sum(a["label"] != g for a, g in zip(alone, green))
 
 
 def test_sticky_weighted_canary(router, messages):
-    serving.call(router.url, "/admin/canary", {"backend": "green", "weight": 0.3})
+    http.call(router.url, "/admin/canary", {"backend": "green", "weight": 0.3})
     result = loadgen.run(router.url, messages, concurrency=4, requests=600, users=60)
     seen: dict[str, set] = {}
     for s in result.samples:
@@ -100,7 +95,21 @@ def test_admin_rejects_bad_settings(router):
                              ("/admin/canary", {"backend": "blue", "weight": 0.1}, "not the primary"),
                              ("/admin/ramp", {"backend": "green", "stages": [0, 2]}, "stages"),
                              ("/admin/ramp", {"backend": "green", "slo": {"nope": 1}}, "bad ramp settings"),
+                             ("/admin/ramp", {"backend": "green", "wait": "yes"}, "'wait' must be true"),
                              ("/admin/promote", {}, "no canary")]:
-        with pytest.raises(RuntimeError, match="400") as info:
-            serving.call(router.url, path, body)
+        with pytest.raises(http.HttpError, match="400") as info:
+            http.call(router.url, path, body)
         assert says in str(info.value)
+
+
+def test_router_settings_from_the_environment(monkeypatch):
+    from mlkit.deployment.router import RouterSettings
+
+    monkeypatch.setenv("MLKIT_ROUTER_BACKENDS", '{"blue": "http://127.0.0.1:1", "green": "http://127.0.0.1:2"}')
+    monkeypatch.setenv("MLKIT_ROUTER_PRIMARY", "green")
+    got = RouterSettings.read()
+    assert got.backends == {"blue": "http://127.0.0.1:1", "green": "http://127.0.0.1:2"} and got.primary == "green"
+    for bad in ("{not json", "{}"):
+        monkeypatch.setenv("MLKIT_ROUTER_BACKENDS", bad)
+        with pytest.raises(SystemExit, match="Set MLKIT_ROUTER_BACKENDS to a JSON object"):
+            RouterSettings.read()

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from mlkit.deployment import serving, widget
+from mlkit.deployment import launch, widget
 
 
 def test_panel_drives_the_router(servers, messages):
-    with serving.start_router({"blue": servers["blue"].url, "green": servers["green"].url}, "blue") as router:
+    with launch.start_router({"blue": servers["blue"].url, "green": servers["green"].url}, "blue") as router:
         panel = widget.RolloutPanel(router.url, "green", messages, seconds=1.0, concurrency=2)
         before = panel.text
         assert "primary blue" in before

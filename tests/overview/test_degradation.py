@@ -7,6 +7,7 @@ from sklearn.metrics import mean_absolute_error
 
 from mlkit.course import datasets
 from mlkit.overview import degradation
+from mlkit.training import bike
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +30,19 @@ def test_relative_error_is_mae_over_mean_and_refuses_bad_input():
         degradation.relative_error([0, 0], [1, 1])
 
 
-def test_hour_of_day_is_a_category_per_kind_of_day(bikes):
-    row = bikes[(bikes.hr == 8) & (bikes.workingday == 1)].iloc[0]
-    assert row.hour_of_day == "08 workday" and bikes.hour_of_day.nunique() == 48
+def test_months_and_days_are_added_and_missing_columns_are_named(bikes):
+    assert sorted(bikes.month.unique()) == list(range(1, 13)) and bikes.date.nunique() == 365
+    assert (bikes.date <= bikes.datetime).all()
     with pytest.raises(KeyError, match="load_bike_sharing"):
         degradation.add_features(bikes.drop(columns=["hr"]))
 
 
 def test_model_learns_the_two_commuter_peaks_a_straight_line_in_hr_cannot(bikes):
     model = degradation.fit(bikes, range(1, 13))
-    day = bikes.iloc[[0] * 24].copy()
-    day[["temp", "hum", "windspeed", "weathersit"]] = [0.5, 0.5, 0.2, "clear"]
-    day["hour_of_day"] = [f"{h:02d} workday" for h in range(24)]
-    profile = model.predict(day[list(degradation.FEATURES)])
+    assert isinstance(model, bike.BikeModel)  # the course's one bike model
+    day = pd.DataFrame({"hr": range(24), "workingday": 1, "weathersit": "clear", "temp": 0.5, "hum": 0.5,
+                        "windspeed": 0.2})
+    profile = model.predict(day)
     assert set(np.argsort(profile)[-2:]) == {8, 17}  # the morning and evening rush hours
     assert profile[3] < profile[8] / 4 and profile[3] < profile[17] / 4
 
@@ -50,8 +51,8 @@ def test_both_models_predict_the_same_rows_and_the_refit_uses_the_months_before(
     assert sorted(predictions.month.unique()) == list(range(5, 13))
     assert len(predictions) == int(bikes.month.between(5, 12).sum())
     july = predictions[predictions.month == 7]
-    refit = degradation.fit(bikes, [4, 5, 6]).predict(july[list(degradation.FEATURES)])
-    stale = degradation.fit(bikes, [1, 2, 3]).predict(july[list(degradation.FEATURES)])
+    refit = degradation.fit(bikes, [4, 5, 6]).predict(july)
+    stale = degradation.fit(bikes, [1, 2, 3]).predict(july)
     np.testing.assert_allclose(july.refitted, refit)
     np.testing.assert_allclose(july.stale, stale)
     with pytest.raises(ValueError, match="start after month 4"):

@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 
 from mlkit.course.store import Store
 from mlkit.retraining import pipeline as P
 from mlkit.retraining import replay
+from mlkit.training.bike import BIKE_MODEL, BikeModel
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +22,7 @@ def run(tmp_path_factory):
         out[fault] = pl.retrain(replay.labelled_at(s, 24, 7, 8), replay.labelled_at(s, 24, 7, 2),
                                 f"bike-w24-{fault}", inject=fault)
     out["champion_after_failures"] = pl.champion()
+    out["stream"] = s
     return pl, out
 
 
@@ -49,7 +52,11 @@ def test_lineage_and_rollback(run):
     row = table.set_index("version").loc[out["better"].version]
     assert row["replaces"] == "1" and row["data_tag"] == "bike-w20" and len(row["data_version"]) == 32
     assert pl.rollback() == "1" and pl.champion() == "1"
-    assert pl.load().alpha == 1.0
+    s = out["stream"]
+    served, winter = pl.load(), BikeModel.fit(s[s.week < 8])  # v1: the first model, trained on weeks 0-7
+    assert served.alpha == 1.0
+    np.testing.assert_allclose(served.predict(s), winter.predict(s), rtol=1e-9)
+    assert pl.uri("champion") == f"models:/{BIKE_MODEL}@champion" and pl.uri("3") == f"models:/{BIKE_MODEL}/3"
     with pytest.raises(P.RetrainError, match="previous champion"):
         pl.rollback()
 

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from mlkit.retraining import cicd, pipeline, replay, steps
+from mlkit.training.bike import BikeModel
 
 
 def _step(cwd, *args):
@@ -25,7 +26,7 @@ def project(tmp_path_factory):
     year = replay.load_stream()
     replay.labelled_at(year, 20, 7, 8)[pipeline.COLUMNS].to_parquet(root / "data" / "bike.parquet")
     replay.labelled_at(year, 20, 7, 2)[pipeline.COLUMNS].to_parquet(root / "data" / "recent.parquet")
-    winter = pipeline.BikeModel.fit(year[year.week < 8])
+    winter = BikeModel.fit(year[year.week < 8])
     (root / "models" / "champion.json").write_text(json.dumps(winter.to_dict()))
     return root
 
