@@ -30,8 +30,9 @@ def test_render_marks_budgets_met_and_not_met():
         "import": {"import": s(0.02), "setup_cell": {"01_data": s(1.5)}},
         "training": {"results": [{"workload": "w", "plain_samples_per_s": 100.0, "trainer_samples_per_s": 90.0,
                                   "ratio": 0.9}], "device": "cpu", "repeats": 3},
-        "tests": {"make_test": s(1100.0), "passed": True,
-                  "parts": {"unit": {"seconds": 300.0, "tests": 400}, "browser": {"seconds": 700.0, "tests": 15}}},
+        "tests": {"make_test": s(1100.0), "passed": True, "cpu_s": 1320.0, "load_before": 0.1, "load_after": 1.9,
+                  "parts": {"unit": {"seconds": 300.0, "tests": 400}, "browser": {"seconds": 700.0, "tests": 15}},
+                  "test_fast": {"wall": s(90.0), "passed": True, "parts": {"unit": {"seconds": 150.0, "tests": 540}}}},
         "serving": {"bare": {"req_per_s": 600.0, "p50_ms": 20.0, "p99_ms": 50.0, "failed": 0},
                     "server": {"req_per_s": 540.0, "p50_ms": 22.0, "p99_ms": 55.0, "failed": 0},
                     "router": {"req_per_s": 270.0, "p50_ms": 40.0, "p99_ms": 90.0, "failed": 0},
@@ -49,7 +50,8 @@ def test_render_marks_budgets_met_and_not_met():
     assert "| 07_capstone_spam | 80.0 s (80.0-80.0, n=3) | 90 s | met |" in text  # the capstone's own budget
     assert "0.900 | >= 0.95 | **not met**" in text
     assert "| **total** | 125 s | | | 400 s" in text  # the course time, fast and full
-    assert "`make test` took **18.3 min** (1100 s; budget 20 min: met), all passed." in text
+    assert "`make test` took **18.3 min** (1100 s; budget 10 min: **not met**), all passed. It used 1320 CPU-seconds" in text
+    assert "`make test-fast` took **1.5 min** (90 s; budget 3 min: met), 540 tests, all passed." in text
     assert "| browser | 15 | 700 s |" in text
     assert "| server over bare | 0.90 | >= 0.8 | met |" in text and "| router over server | 0.50 | >= 0.6 | **not met** |" in text
     assert "| 100,000 | 9 | 4.00 s" in text and "100x the rows cost 4.0x" in text

@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: one JupyterLab server and one Chromium per session.
+"""Fixtures for the browser tests: one JupyterLab server, one Chromium and one page per session
+(per pytest-xdist worker: `make test` splits the browser tests in lab units, see tests/conftest.py).
 
 The server serves a throw-away copy of ``notebooks/`` and of ``tests/browser/fixtures/``
 (so nothing a run does can write into the repository), with every Jupyter/IPython folder,
@@ -80,15 +81,43 @@ def browser(chromium_path, tmp_path_factory):
             b.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (own cookies, storage) and page for one notebook."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
+class _Pages:
+    """One page per worker, showing JupyterLab: each check opens its notebook in the app the page
+    has loaded (loading JupyterLab costs seconds of CPU per notebook otherwise). A page that
+    closed, crashed or was left by a failed check (``about:blank``) is replaced or reloaded."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.context = None
+        self.current = None
+
+    def get(self):
+        if self.current is None or self.current.is_closed():
+            self.close()
+            self.context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+            self.context.set_default_timeout(60_000)
+            self.current = self.context.new_page()
+        return self.current
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+        self.context = self.current = None
+
+
+@pytest.fixture(scope="session")
+def _pages(browser):
+    pages = _Pages(browser)
     try:
-        yield context.new_page()
+        yield pages
     finally:
-        context.close()
+        pages.close()
+
+
+@pytest.fixture
+def page(_pages):
+    """The worker's JupyterLab page (see :class:`_Pages`)."""
+    return _pages.get()
 
 
 @pytest.fixture(scope="session")

@@ -130,6 +130,7 @@ class LabServer:
         self.server: BackgroundServer | None = None
         self.log_path = self.state_dir / "jupyterlab.log"
         self.mlkit_home = self.state_dir / "mlkit-home"
+        self._shutdowns: list[threading.Thread] = []
 
     @property
     def url(self) -> str:
@@ -235,6 +236,30 @@ class LabServer:
         except (OSError, urllib.error.URLError):
             pass
 
+    def shutdown_kernel_later(self, kernel_id: str, timeout: float = 30) -> None:
+        """Shut one kernel (and its session) down in the background: its lesson's atexit hooks stop
+        the lesson's servers while the next notebook already opens. :meth:`stop` waits for it."""
+
+        def shutdown() -> None:
+            try:
+                for s in self.api("GET", "/api/sessions", timeout=10) or []:
+                    if (s.get("kernel") or {}).get("id") == kernel_id:
+                        self.api("DELETE", f"/api/sessions/{s['id']}", timeout=timeout)
+                self.api("DELETE", f"/api/kernels/{kernel_id}", timeout=timeout)
+            except (OSError, urllib.error.URLError):  # gone with its session (404); else stop() shuts all down
+                pass
+
+        self._shutdowns = [t for t in self._shutdowns if t.is_alive()]
+        thread = threading.Thread(target=shutdown, name=f"shutdown-{kernel_id[:8]}", daemon=True)
+        thread.start()
+        self._shutdowns.append(thread)
+
+    def wait_for_shutdowns(self, timeout: float = 60) -> None:
+        """Wait for the kernels shut down in the background (each up to ``timeout`` s)."""
+        for thread in self._shutdowns:
+            thread.join(timeout)
+        self._shutdowns = []
+
     def log_tail(self, n: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -258,6 +283,7 @@ class LabServer:
     def stop(self) -> None:
         """Shut the kernels down cleanly (so lessons' atexit hooks stop their servers), then
         the server with everything it started."""
+        self.wait_for_shutdowns()
         server, self.server = self.server, None
         if server is not None:
             if server.running:
@@ -504,6 +530,31 @@ _CELLS_JS = (
     % _FIND_PANEL_JS
 )
 
+_APP_LOADED_JS = "() => !!(window.jupyterapp && window.jupyterapp.shell && window.jupyterapp.commands)"
+
+_OPEN_JS = """
+async (path) => {
+  await window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+  return true;
+}
+"""
+
+# Close every document of the page without a "save?" dialog (autosave is off; the server works on
+# copies anyway). Kernels are shut down through the server's API, not by the page.
+_CLOSE_ALL_JS = """
+() => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return 0;
+  let n = 0;
+  for (const w of Array.from(app.shell.widgets('main'))) {
+    if (w.context && w.context.model) w.context.model.dirty = false;
+    w.dispose();
+    n++;
+  }
+  return n;
+}
+"""
+
 _MAIN_TEXT_JS = """
 () => {
   const n = document.querySelector('.jp-Notebook .mlkit-main');
@@ -651,9 +702,12 @@ def check_notebook(
 ) -> NotebookReport:
     """Open ``rel_path`` (relative to the server's root) in ``page``, run it, check it.
 
-    Never raises for what it finds: every finding is a :class:`Problem` in the report,
-    so tests can assert either that a lesson is clean or that a broken one is caught.
-    The kernel is shut down at the end, and a screenshot is saved (when asked) in any case.
+    The notebook opens in the JupyterLab that ``page`` already shows (loaded once, as a learner
+    opens one notebook after another), else JupyterLab is loaded first. Never raises for what it
+    finds: every finding is a :class:`Problem` in the report, so tests can assert either that a
+    lesson is clean or that a broken one is caught. A screenshot is saved (when asked) in any
+    case; then the notebook is closed and its kernel shut down in the background
+    (:meth:`LabServer.shutdown_kernel_later`).
     """
     run_timeout = run_timeout or _timeout("run", 300)
     report = NotebookReport(rel_path)
@@ -667,12 +721,25 @@ def check_notebook(
         report.timings[name] = round(now - since, 2)
         return now
 
-    page.on("console", lambda m: m.type == "error" and report.console_errors.append(m.text))
-    page.on("pageerror", lambda e: report.console_errors.append(f"pageerror: {e}"))
+    def on_console(message) -> None:
+        if message.type == "error":
+            report.console_errors.append(message.text)
+
+    def on_page_error(error) -> None:
+        report.console_errors.append(f"pageerror: {error}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    kernel_id = None
     try:
-        # 1. open the notebook and wait for its kernel
-        page.goto(f"{server.url}/lab/tree/{rel_path}?reset&token={server.token}",
-                  wait_until="domcontentloaded", timeout=_timeout("page_load", 120) * 1000)  # fmt: skip
+        # 1. open the notebook and wait for its kernel: in the JupyterLab this page already shows
+        #    (as a learner opens the next notebook), else load JupyterLab first
+        if _app_loaded(page, server):
+            report.notes.append("opened in the JupyterLab this page had loaded")
+            page.evaluate(_OPEN_JS, rel_path)
+        else:
+            page.goto(f"{server.url}/lab/tree/{rel_path}?reset&token={server.token}",
+                      wait_until="domcontentloaded", timeout=_timeout("page_load", 120) * 1000)  # fmt: skip
         found = _poll(lambda: _state(page, rel_path).get("found") or _dismiss_dialogs(page),
                       _timeout("page_load", 120), 0.5)  # fmt: skip
         if not found:
@@ -689,6 +756,7 @@ def check_notebook(
         if not st:
             report.add("timeout", f"the kernel was not idle in time ({_state(page, rel_path)})")
             raise _Abort
+        kernel_id = st["kernelId"]
         _wait_idle(page, rel_path, report, 30, settle=1.0)  # kernel_info & comm set-up done
         monitor = KernelMonitor(server, st["kernelId"])
         t = mark("kernel", t)
@@ -767,11 +835,45 @@ def check_notebook(
                 report.screenshot = str(shot)
             except Exception as exc:  # noqa: BLE001 - a missing screenshot is only a note
                 report.notes.append(f"no screenshot: {exc}")
-        server.shutdown_kernels()
+        _close(page, report)
+        page.remove_listener("console", on_console)
+        page.remove_listener("pageerror", on_page_error)
+        if kernel_id:  # its lesson's servers stop while the next notebook opens
+            server.shutdown_kernel_later(kernel_id)
+        else:
+            server.shutdown_kernels()
         report.timings["total"] = round(time.monotonic() - t0, 2)
         if screenshot_dir is not None:
             (screenshot_dir / f"{stem}.json").write_text(report.to_json())
     return report
+
+
+def _app_loaded(page, server: LabServer) -> bool:
+    """This page shows ``server``'s JupyterLab, started, with no dialog open."""
+    if page.is_closed() or not page.url.startswith(f"{server.url}/lab"):
+        return False
+    try:
+        return bool(page.evaluate(_APP_LOADED_JS)) and not page.locator(".jp-Dialog").count()
+    except Exception:  # noqa: BLE001 - a page that cannot answer is loaded again
+        return False
+
+
+def _close(page, report: NotebookReport) -> None:
+    """Close the notebook. After a check that could not finish, leave JupyterLab entirely, so the
+    next check loads it afresh instead of inheriting a page in an unknown state."""
+    if page.is_closed():
+        return
+    try:
+        if report.kinds() & {"harness", "timeout", "kernel-dead"}:
+            page.goto("about:blank")
+        else:
+            page.evaluate(_CLOSE_ALL_JS)
+    except Exception as exc:  # noqa: BLE001 - the next check then loads JupyterLab again
+        report.notes.append(f"closing the notebook: {exc}")
+        try:
+            page.goto("about:blank")
+        except Exception:  # noqa: BLE001 - a dead page is replaced by the next check's goto
+            pass
 
 
 def _settled_outputs(page, path: str) -> dict:

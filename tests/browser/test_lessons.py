@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import key_results
 import pytest
 from labdriver import check_notebook
 
@@ -32,11 +33,14 @@ LESSONS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
     reason="no notebooks in notebooks/ yet"))])  # fmt: skip
 def test_lesson_in_jupyterlab(lesson, lab, page, screenshot_dir):
     """The lesson's one execution per test pass (tests/course/test_notebooks.py leaves out the
-    lessons run here): it runs clean in JupyterLab and reports its key results."""
+    lessons run here): it runs clean in JupyterLab and reports key results that meet what its
+    prose claims (tests/key_results.py)."""
     report = check_notebook(page, lab, f"notebooks/{lesson}", screenshot_dir)
     print(report.summary())
     assert report.ok, report.summary()
     assert report.results, f"{lesson} reported no key results (call mlkit.report)"
+    for note in key_results.check(Path(lesson).stem, report.results):
+        print(note)
 
 
 # ------------------------------------------------------------------ the harness itself

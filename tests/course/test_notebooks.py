@@ -1,15 +1,18 @@
-"""Every lesson runs to the end in fast mode and reports its key results; every learner copy
-stops at its first stub with NotImplementedError and no other error. Executed by the batch
-runner, two notebooks at a time, exactly as `mlkit run --fast` does.
+"""Every lesson runs to the end in fast mode and reports key results that meet what its prose
+claims (tests/key_results.py); every learner copy stops at its first stub with
+NotImplementedError and no other error. Executed by the batch runner, two notebooks at a time,
+exactly as `mlkit run --fast` does.
 
 Each notebook is executed once per pass: the solutions under nbval (strict, see the root
 conftest.py), and a lesson that the browser tests run in JupyterLab is left out here
-(tests/conftest.py deselects it; without Chromium every lesson runs here)."""
+(tests/conftest.py deselects it; without Chromium every lesson runs here). The browser test
+checks the same claims on the results the page shows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import key_results
 import nbformat
 import pytest
 
@@ -23,8 +26,8 @@ FOLDERS = ("notebooks", "exercises")
 def executed(request, tmp_path_factory):
     """The selected notebooks of this module, run in one batch (lessons that the browser tests
     run in JupyterLab are deselected: see tests/conftest.py)."""
-    chosen = {(item.callspec.params["folder"], item.callspec.params["name"])
-              for item in request.session.items if getattr(item, "module", None) is request.module}  # fmt: skip
+    chosen = {(item.callspec.params["folder"], item.callspec.params["name"]) for item in request.session.items
+              if getattr(item, "module", None) is request.module and hasattr(item, "callspec")}  # fmt: skip
     paths = [str(ROOT / folder / name) for folder, name in sorted(chosen)]
     out = tmp_path_factory.mktemp("runs")
     results = runner.run_notebooks(paths, fast=True, output_dir=out, workers=2, progress=False)
@@ -43,6 +46,8 @@ def test_lesson_runs_and_reports(executed, folder, name):
     res = executed[(folder, name)]
     assert res.passed, runner.format_summary([res])
     assert res.results, f"{name} reported no key results (call mlkit.report)"
+    for note in key_results.check(Path(name).stem, res.results):
+        print(note)
 
 
 @pytest.mark.notebooks
@@ -58,3 +63,36 @@ def test_learner_copy_stops_at_its_first_stub(executed, folder, name):
     assert len(errors) == 1 and errors[0] >= first_stub, "an error came before the first stub"
     assert all(o.get("ename") in {"NotImplementedError", "NotStarted"}
                for o in code[errors[0]].outputs if o.get("output_type") == "error")
+
+
+# ------------------------------------------------------------------ the claims table itself (fast)
+
+
+def test_every_lesson_has_claims_on_every_key_result_it_reports():
+    """Each notebook in notebooks/ has its claims, and each claim is a valid expression."""
+    lessons = {Path(n).stem for n in _ids("notebooks")}
+    assert lessons <= set(key_results.CLAIMS), f"no claims for {sorted(lessons - set(key_results.CLAIMS))}"
+    for lesson in lessons:
+        assert key_results.reported_names(lesson), lesson
+
+
+def test_a_result_that_breaks_fails_its_claim():
+    """A result that drifts from what the prose says, one that turns into text, one that is not
+    reported and one that no claim bounds are each named; an owed one is noted, not failed."""
+    good = {"mae_never": 78.3, "mae_scheduled": 41.3, "mae_drift_triggered": 39.6,
+            "mae_performance_triggered": 41.8, "retrains_drift_triggered": 24, "worse_challenger_promoted": False,
+            "rollback_restored_previous": True, "lineage_complete": True, "failures_survived": 3}
+    failures, notes = key_results.problems("06_retraining", good)
+    assert failures == [] and any("owes dag_runs_succeeded (issue 27)" in n for n in notes)
+    bad = {**good, "worse_challenger_promoted": True, "mae_never": "nan", "extra_number": 1}
+    del bad["failures_survived"]
+    failures, _ = key_results.problems("06_retraining", bad)
+    text = "\n".join(failures)
+    assert "worse_challenger_promoted is False does not hold" in text
+    assert "mae_never='nan'" in text and "TypeError" in text
+    assert "does not report failures_survived" in text
+    assert "reports extra_number, which no claim bounds" in text
+    with pytest.raises(AssertionError, match="do not match what the lesson claims"):
+        key_results.check("06_retraining", bad)
+    owed = {**good, "dag_runs_succeeded": 0}  # once reported, an owed claim is checked
+    assert any("dag_runs_succeeded >= 1 does not hold" in f for f in key_results.problems("06_retraining", owed)[0])
