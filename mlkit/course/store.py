@@ -236,10 +236,10 @@ class Store:
 
     def models(self, name: str) -> list[dict[str, Any]]:
         """Every registered version of ``name``: version, aliases, lineage and test F1, newest first."""
-        import mlflow
-
         if not self.db_path.exists():
             return []
+        import mlflow
+
         client = self.client()
         try:
             versions = client.search_model_versions(f"name = '{name}'")

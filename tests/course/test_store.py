@@ -89,8 +89,7 @@ def test_an_empty_store_says_what_to_run(tmp_path, capsys):
     assert cli.main(["store", "--home", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "none yet (run lesson 01)" in out and "none registered yet (run lesson 02)" in out
-    with pytest.raises(cstore.StoreError, match="no model spam-classifier@champion"):
-        cstore.Store(tmp_path).model("champion", "spam-classifier")
+    assert not (tmp_path / "store" / "mlflow.db").exists()  # looking changed nothing
 
 
 def test_mlkit_store_lists_each_provider_every_registered_model_and_data_repository(toy, tmp_path, capsys):
@@ -102,6 +101,8 @@ def test_mlkit_store_lists_each_provider_every_registered_model_and_data_reposit
                                      tags={"data_version": "abc123", "code_version": "0.3.0"})
     client.set_registered_model_alias("bike-demand", "champion", mv.version)
     assert store.model("champion", "bike-demand").run_id == run.info.run_id
+    with pytest.raises(cstore.StoreError, match="no model bike-demand@production"):
+        store.model("production", "bike-demand")
     assert store.model_names() == ["bike-demand"]
     repo = store.root / "bike-data"
     repo.mkdir()
