@@ -9,12 +9,12 @@ JOBS   ?= 2
 # (benchmarks/RESULTS.md, "Tests").
 TEST_JOBS ?= 3
 
-.PHONY: help all setup run run-fast test test-fast browser lab exercises clean-notebooks benchmarks clean
+.PHONY: help all setup prometheus run run-fast test test-fast browser lab exercises clean-notebooks benchmarks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-all: setup run  ## set everything up, then run every lesson in batch and print the summary
+all: setup prometheus run  ## set everything up (Prometheus too, where it can), run every lesson in batch, print the summary
 
 setup: $(STAMP)  ## create .venv with the pinned, tested dependency set (requirements.lock; uv, else pip)
 
@@ -22,6 +22,9 @@ $(STAMP): requirements.lock pyproject.toml scripts/install.py
 	@test -n "$(PYTHON)" || { echo "error: no python3 found; install Python 3.11" >&2; exit 1; }
 	$(PYTHON) scripts/install.py $(VENV)
 	@touch $@
+
+prometheus:  ## install Prometheus, Alertmanager and promtool for lesson 05 (apt-get, root or sudo); says so when it cannot
+	bash scripts/install_system.sh prometheus
 
 run: setup  ## execute every lesson with papermill (runs/latest/) and print the summary
 	$(BIN)/mlkit run -o runs/latest

@@ -38,7 +38,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import torch  # noqa: E402
 
-from mlkit.training import loop, models, resources  # noqa: E402
+from mlkit.training import footprint, loop, models, peak_memory, resources  # noqa: E402
 
 
 def _code_version() -> str:
@@ -87,12 +87,12 @@ def memory_check(device: str) -> dict:
 
     SmallCNN: the tensors of a real step (``measure_training_memory``) and, on CUDA, the
     allocator's peak around it (as in the first GPU run). Both lesson models: the lesson's
-    own independent measurement, ``resources.measure_peak_memory`` (on CUDA:
+    own independent measurement, ``peak_memory.measure_peak_memory`` (on CUDA:
     ``torch.cuda.max_memory_allocated``, reset before the step; on the CPU: the process
     peak), with its phases, as section 7 of the lesson shows it on the CPU."""
     torch.manual_seed(0)
     model = models.SmallCNN().to(device)
-    spec = resources.spec_from_model(model.cpu(), (1, 28, 28), name="SmallCNN")
+    spec = footprint.spec_from_model(model.cpu(), (1, 28, 28), name="SmallCNN")
     model = model.to(device)
     X, y = torch.rand(256, 1, 28, 28, device=device), torch.randint(0, 10, (256,), device=device)
     est = resources.estimate_memory(spec, 256, "fp32", "adam")
@@ -101,7 +101,7 @@ def memory_check(device: str) -> dict:
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()  # weights, input batch
         torch.cuda.reset_peak_memory_stats()
-        measured = resources.measure_training_memory(model, X, y, "adam")
+        measured = footprint.measure_training_memory(model, X, y, "adam")
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()
         out.update({"measured_tensors_MB": measured.total / 1e6,
@@ -109,7 +109,7 @@ def memory_check(device: str) -> dict:
                     "cuda_peak_above_weights_and_batch_MB": (peak - base) / 1e6,
                     "input_batch_MB": X.numel() * 4 / 1e6})
     else:
-        measured = resources.measure_training_memory(model, X, y, "adam")
+        measured = footprint.measure_training_memory(model, X, y, "adam")
         out["measured_tensors_MB"] = measured.total / 1e6
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in out.items()), flush=True)
     spam_features = models.spam_data().n_features
@@ -118,12 +118,12 @@ def memory_check(device: str) -> dict:
                               ("SmallCNN", lambda: models.SmallCNN(), (1, 28, 28))]:
         torch.manual_seed(0)
         m = make()
-        spec = resources.spec_from_model(m, shape, name=name)
+        spec = footprint.spec_from_model(m, shape, name=name)
         estimate = resources.estimate_memory(spec, batch_size=256, precision="fp32", optimizer="adam")
         m = m.to(device)
         Xb = torch.rand(256, *shape, device=device)
         yb = torch.randint(0, 2 if name == "SpamMLP" else 10, (256,), device=device)
-        peak = resources.measure_peak_memory(m, Xb, yb, optimizer="adam")
+        peak = peak_memory.measure_peak_memory(m, Xb, yb, optimizer="adam")
         row = {"model": name, "params": spec.params, "estimate_MB": estimate.total / 1e6,
                "measured_peak_MB": peak.bytes / 1e6, "peak_over_estimate": peak.bytes / estimate.total,
                "method": peak.method, "phases_MB": peak.as_mb()}

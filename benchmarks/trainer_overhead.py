@@ -39,24 +39,12 @@ def _sync(device: str) -> None:
 
 
 def plain_loop(model, X, y, epochs: int, batch_size: int, lr: float, seed: int, device: str) -> float:
-    """The bare loop; returns training samples per second."""
+    """The bare loop, lesson 02's own (:func:`mlkit.training.loop.train_plain`); returns training samples per second."""
     model = model.to(device)
-    X, y = X.to(device), y.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)  # the Trainer's default
-    loss_fn = torch.nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # as Trainer(seed=...) does: same dropout masks, so identical arithmetic
-    model.train()
+    X, y = X.to(device), y.to(device)  # as Trainer does for tensors; outside the timing in both
     _sync(device)
     t0 = time.perf_counter()
-    for _ in range(epochs):
-        order = torch.randperm(len(X), generator=gen).to(X.device)
-        for i in range(0, len(X), batch_size):
-            idx = order[i : i + batch_size]
-            loss = loss_fn(model(X[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    loop.train_plain(model, X, y, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed)
     _sync(device)
     speed = epochs * len(X) / (time.perf_counter() - t0)
     _LAST["plain"] = [p.detach().cpu().clone() for p in model.parameters()]

@@ -9,14 +9,17 @@ from mlkit.course.errors import MlkitError
 
 
 def _run(args: argparse.Namespace) -> int:
+    import time
+
     from mlkit.course import runner
 
     params = {name: runner.parse_value(value) for name, value in args.param}
+    start = time.perf_counter()
     results = runner.run_notebooks(
         args.notebooks, params=params, fast=args.fast, output_dir=args.output_dir,
         workers=args.workers, timeout=args.timeout,
     )
-    print(runner.format_summary(results))
+    print(runner.format_summary(results, elapsed=time.perf_counter() - start))
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -42,7 +45,8 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> int:
-    from mlkit.course.store import Store, quiet
+    from mlkit.course.quiet import quiet
+    from mlkit.course.store import Store
 
     with quiet():
         text = Store(args.home).summary()

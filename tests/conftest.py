@@ -36,7 +36,10 @@ LAB_UNITS = (
 # makes every test of it slow, else to the names of its slow tests.
 SLOW_FIXTURES = {"registry", "servers"}  # lesson 04's tests: models trained, real servers started (per worker)
 SLOW: dict[str, set[str] | None] = {
-    "tests/course/test_store.py": None,             # builds data v1 and the models, also concurrently
+    "tests/course/test_store.py": {"test_two_lessons_asking_at_once_build_data_v1_once",  # builds data v1 twice at once
+                                   "test_mlkit_store_lists_each_provider_every_registered_model_and_data_repository"},
+    "tests/data/test_releases.py": None,            # builds data v1 with DVC
+    "tests/training/test_registry.py": None,        # builds data v1 and the models
     "tests/deployment/test_router.py": None,        # servers for lesson 02's models, under load
     "tests/deployment/test_loadgen.py": None,
     "tests/exercises/test_lesson03.py": None,       # reads lesson 02's models from the store
@@ -46,6 +49,7 @@ SLOW: dict[str, set[str] | None] = {
     "tests/training/test_distributed.py": None,     # torchrun
     "tests/data/test_pipeline.py": None,            # dvc repro
     "tests/course/test_runner.py": {"test_failing_notebook_shows_cell_and_error", "test_cli_exit_codes_and_messages",
+                                    "test_the_cli_measures_a_parallel_run_by_the_clock",
                                     "test_cli_unknown_device_is_a_clear_error",
                                     "test_the_kernel_runs_strict_and_fast_and_quiet"},
     "tests/data/test_versioning.py": {"test_init_repo_makes_git_dvc_and_a_remote_and_resets",
@@ -65,8 +69,7 @@ SLOW: dict[str, set[str] | None] = {
     "tests/monitoring/test_prom.py": {"test_real_prometheus_scrapes_and_agrees_with_python"},
     "tests/training/test_cluster.py": {"test_slurm_script_runs_on_one_node_with_srun_as_a_pass_through"},
     "tests/training/test_loop.py": {"test_plain_loop_and_trainer_end_with_bit_identical_weights"},
-    "tests/training/test_resources.py": {"test_independent_peak_agrees_with_the_estimate_part_by_part",
-                                         "test_adam_and_convolutions_need_more_than_the_estimate_never_less"},
+    "tests/training/test_peak_memory.py": None,     # a training step measured in a fresh process
     "tests/training/test_bike.py": {"test_log_and_load_through_mlflow"},
     "tests/training/test_tracking.py": {"test_ui_starts_answers_and_stops",
                                         "test_spam_model_logged_registered_and_loaded_without_pickle"},

@@ -1,17 +1,23 @@
-"""The course's settings in one place: environment variable names and the course root.
+"""The course's settings in one place: environment variables, read with pydantic-settings, and the course root.
 
-Every other module reads these names from here, so that a variable is spelled once.
+:func:`settings` reads the ``MLKIT_*`` variables into a typed model (``home``, ``fast``,
+``strict``, ``device``, ``threads``, ``course_root``): a flag takes 1/0, true/false, yes/no or
+on/off, and a value that is none of these is a clear error naming the variable. Every other
+module reads the settings, and the variables' names, from here, so that a variable is spelled
+once. pydantic-settings is imported on the first call (``import mlkit`` stays cheap).
 """
 
 from __future__ import annotations
 
-import os
+import functools
 from pathlib import Path
+from typing import Any
 
 from mlkit.course.errors import MlkitError
 
 VERSION = "0.1.0"  # the package version (pyproject.toml reads it from here)
 
+PREFIX = "MLKIT_"
 HOME_ENV = "MLKIT_HOME"  # folder of the course store and every lesson's workspace
 FAST_ENV = "MLKIT_FAST"  # "1": lessons run their small, quick version
 STRICT_ENV = "MLKIT_STRICT"  # "1" (batch runs): exercise checks raise instead of only printing
@@ -29,17 +35,57 @@ QUIET_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 
-_TRUE = {"1", "true", "yes", "on"}
+
+
+@functools.cache
+def _model() -> type:
+    from pydantic import Field, field_validator
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class Settings(BaseSettings):
+        """The ``MLKIT_*`` environment variables (an empty one counts as unset)."""
+
+        model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", frozen=True)
+
+        home: Path | None = None  # None: ~/mlkit-workspace
+        fast: bool = False
+        strict: bool = False
+        device: str | None = None
+        threads: int | None = Field(default=None, ge=0)  # 0 or None: all cores but one
+        course_root: Path | None = None
+
+        @field_validator("*", mode="before")
+        @classmethod
+        def _strip(cls, value: Any) -> Any:  # " yes " is yes
+            return value.strip() if isinstance(value, str) else value
+
+    return Settings
+
+
+def settings() -> Any:
+    """The course's settings as the environment holds them now (read afresh on each call)."""
+    from pydantic import ValidationError
+
+    try:
+        return _model()()
+    except ValidationError as exc:
+        problems = "; ".join(f"{PREFIX}{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+                             for e in exc.errors())
+        raise MlkitError(f"A course setting in the environment is not valid: {problems}. "
+                         "Fix or unset the variable.") from None
 
 
 def flag(name: str) -> bool:
-    """True when the environment variable ``name`` is set to 1, true, yes or on."""
-    return os.environ.get(name, "").strip().lower() in _TRUE
+    """The yes/no setting ``name`` (:data:`FAST_ENV` or :data:`STRICT_ENV`): True for 1, true, yes or on."""
+    value = getattr(settings(), name.removeprefix(PREFIX).lower())
+    if not isinstance(value, bool):
+        raise MlkitError(f"{name} is not a yes/no setting.")
+    return value
 
 
 def default_home() -> Path:
     """The folder that holds the course store and every workspace: $MLKIT_HOME or ~/mlkit-workspace."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / "mlkit-workspace").expanduser()
+    return (settings().home or Path.home() / "mlkit-workspace").expanduser()
 
 
 def _is_course_root(path: Path) -> bool:
@@ -53,7 +99,7 @@ def course_root() -> Path:
     clone with an editable install); the current folder and its parents (a plain
     ``pip install .`` run from inside the clone).
     """
-    env = os.environ.get(ROOT_ENV)
+    env = settings().course_root
     if env:
         root = Path(env).expanduser().resolve()
         if not _is_course_root(root):

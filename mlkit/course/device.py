@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from mlkit.course.config import DEVICE_ENV
+from mlkit.course.config import DEVICE_ENV, settings
 from mlkit.course.errors import DeviceError
 
 VALID_DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -20,7 +18,7 @@ def pick_device(name: str | None = None) -> str:
     Raises:
         DeviceError: the name is unknown, or that device is not available here.
     """
-    requested = (name or os.environ.get(DEVICE_ENV) or "auto").strip().lower()
+    requested = (name or settings().device or "auto").strip().lower()
     kind = requested.split(":", 1)[0]
     if kind not in VALID_DEVICES:
         raise DeviceError(

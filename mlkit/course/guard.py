@@ -13,8 +13,8 @@ sure nothing it started outlives it:
 
 Signals: SIGTERM/SIGINT/SIGHUP sent to the process group reach the command too; the guard
 itself only notes them and keeps waiting for the command (the launcher escalates to
-SIGKILL for the whole tree when the command does not stop). Run as a script, it imports
-only the standard library and psutil.
+SIGKILL for the whole tree when the command does not stop). It stops processes with the
+launcher's own :func:`mlkit.course.processes.terminate` (psutil).
 """
 
 from __future__ import annotations
@@ -23,61 +23,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
-GRACE_S = 5.0  # seconds between SIGTERM and SIGKILL for leftovers
+from mlkit.course.processes import collect_zombies, descendants, terminate
+
 POLL_S = 0.25  # how often the launching Python's liveness is checked
 
 
-def alive(proc) -> bool:  # a psutil.Process that is running (zombies count as gone)
-    import psutil
-
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def descendants(pid: int) -> list:
-    """Every process below ``pid`` (psutil.Process objects), children first."""
-    import psutil
-
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
-
-
-def terminate(procs: list, grace: float = GRACE_S) -> None:
-    """SIGTERM every process in ``procs``; SIGKILL those still running after ``grace`` s."""
-    import psutil
-
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for proc in procs:
-            try:
-                proc.send_signal(sig)
-            except psutil.Error:
-                pass
-        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 2.0)
-        while time.monotonic() < deadline and any(alive(p) for p in procs):
-            _reap()
-            time.sleep(0.05)
-        procs = [p for p in procs if alive(p)]
-        if not procs:
-            return
-
-
-def _reap(keep: int | None = None) -> None:
-    """Collect exited (zombie) children adopted as subreaper, except ``keep``."""
-    import psutil
-
-    for proc in descendants(os.getpid()):
-        if proc.pid != keep:
-            try:
-                if proc.ppid() == os.getpid() and proc.status() == psutil.STATUS_ZOMBIE:
-                    os.waitpid(proc.pid, os.WNOHANG)
-            except (psutil.Error, ChildProcessError):
-                pass
+def _stop(procs: list) -> None:
+    """Stop ``procs`` and collect the zombies this subreaper adopted, while waiting."""
+    terminate(procs, reap=collect_zombies)
 
 
 def _become_subreaper() -> None:
@@ -113,16 +67,16 @@ def main(argv: list[str]) -> int:
         except subprocess.TimeoutExpired:
             pass
         if os.getppid() != parent:  # the launching Python is gone: stop everything
-            terminate(descendants(os.getpid()))
+            _stop(descendants(os.getpid()))
             child.wait()
             return 128 + signal.SIGTERM
         ticks += 1
         if ticks % 8 == 0:
-            _reap(keep=child.pid)
+            collect_zombies(keep=child.pid)
     leftovers = descendants(os.getpid())
     if leftovers:
-        terminate(leftovers)
-    _reap()
+        _stop(leftovers)
+    collect_zombies()
     return rc if rc >= 0 else 128 - rc
 
 

@@ -14,6 +14,10 @@ ranks) are stopped, SIGTERM then SIGKILL, on ``stop()``, at the end of a ``with`
 (also when it ends with an exception), at interpreter or kernel exit, and, through the
 watchdog, when the Python that started them dies without stopping them.
 
+:func:`terminate` is the course's one way to stop processes (psutil), used here and by the
+watchdog; waiting is polled with tenacity, and a server's health URL is asked through the
+course's HTTP client (:mod:`mlkit.course.http`).
+
 Used by lesson 01 (the data API), lesson 02 (MLflow UI, DDP) and the browser tests.
 """
 
@@ -28,9 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,82 @@ from mlkit.course.errors import ProcessError
 
 HOST = "127.0.0.1"
 GUARD = Path(__file__).with_name("guard.py")
+GRACE_S = 5.0  # seconds between SIGTERM and SIGKILL
 _RUNNING: set[ManagedProcess] = set()
+
+
+# ---------------------------------------------------------------- stopping processes (psutil)
+def alive(proc: Any) -> bool:
+    """Whether a ``psutil.Process`` still runs (a zombie, dead but not collected, counts as gone)."""
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def descendants(pid: int) -> list[Any]:
+    """Every process below ``pid`` (``psutil.Process`` objects), children first; [] when it is gone."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def collect_zombies(keep: int | None = None) -> None:
+    """Collect this process's exited (zombie) children, except ``keep`` (the watchdog, a
+    subreaper, adopts orphaned grandchildren and must collect them)."""
+    import psutil
+
+    for proc in descendants(os.getpid()):
+        if proc.pid != keep:
+            try:
+                if proc.ppid() == os.getpid() and proc.status() == psutil.STATUS_ZOMBIE:
+                    os.waitpid(proc.pid, os.WNOHANG)
+            except (psutil.Error, ChildProcessError):
+                pass
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, every: float = 0.05) -> bool:
+    """Poll ``condition()`` every ``every`` seconds until it is true (True) or ``timeout`` passes (False)."""
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    return Retrying(retry=retry_if_result(lambda done: not done), stop=stop_after_delay(timeout),
+                    wait=wait_fixed(every), retry_error_callback=lambda state: False)(condition)
+
+
+def terminate(procs: Iterable[Any], grace: float = GRACE_S, *, groups: Iterable[int] = (),
+              done: Callable[[], bool] = lambda: True, reap: Callable[[], Any] = lambda: None) -> None:
+    """Stop processes: SIGTERM to each ``psutil.Process`` in ``procs`` and to each process group
+    in ``groups``; after ``grace`` seconds SIGKILL to whatever is left, and wait 2 s more.
+
+    ``done()`` must also be true for the stop to count as finished (a launcher's own check of
+    its children); ``reap()`` is called while waiting (the watchdog collects its zombies)."""
+    import psutil
+
+    procs, groups = list(procs), list(groups)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        for pgid in groups:
+            try:
+                os.killpg(pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for proc in procs:
+            if alive(proc):
+                try:
+                    proc.send_signal(sig)
+                except psutil.Error:  # gone in between
+                    pass
+
+        def stopped() -> bool:
+            reap()
+            return done() and not any(alive(p) for p in procs)
+
+        if wait_for(stopped, wait):
+            return
 
 
 def free_port() -> int:
@@ -142,42 +219,19 @@ class ManagedProcess:
 
 def stop_all(procs: Sequence[ManagedProcess] | None = None, timeout: float = 10.0) -> None:
     """Stop ``procs`` (default: every process this Python started and did not stop yet)
-    together: SIGTERM to each process group, then SIGKILL to whatever is left of each tree."""
-    import psutil
-
-    from mlkit.course.guard import alive, descendants
-
+    together: SIGTERM to each process group and every member of each tree, SIGKILL after
+    ``timeout`` seconds to whatever is left (:func:`terminate`)."""
     procs = list(_RUNNING if procs is None else procs)
-    victims = []  # psutil.Process of every member of every tree, snapshot before signalling
+    mine = []
     for p in procs:
         _RUNNING.discard(p)
-        if p.process is None or p._owner != os.getpid():
-            continue
-        victims += descendants(p.process.pid)
-        _killpg(p.process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for sig_deadline in (deadline, time.monotonic() + timeout + 5.0):
-        while time.monotonic() < sig_deadline:
-            leaders_done = all(p.process is None or p.process.poll() is not None for p in procs)
-            if leaders_done and not any(alive(v) for v in victims):
-                return
-            time.sleep(0.05)
-        for p in procs:  # too slow: kill the whole tree
-            if p.process is not None:
-                _killpg(p.process.pid, signal.SIGKILL)
-        for v in victims:
-            if alive(v):
-                try:
-                    v.kill()
-                except psutil.Error:  # gone in between
-                    pass
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+        if p.process is not None and p._owner == os.getpid():
+            mine.append(p)
+    if not mine:
+        return
+    victims = [v for p in mine for v in descendants(p.process.pid)]  # snapshot before signalling
+    terminate(victims, timeout, groups=[p.process.pid for p in mine],
+              done=lambda: all(p.process.poll() is not None for p in mine))
 
 
 class BackgroundServer(ManagedProcess):
@@ -243,18 +297,19 @@ class BackgroundServer(ManagedProcess):
         else:
             limit, since = timeout, time.monotonic()
         deadline = since + limit
-        while not self.is_ready:
+
+        def ready() -> bool:
             if not self.running:
                 raise ProcessError(f"{self.name} exited during start-up:\n{self.log_tail()}")
-            if self._answers():
-                self.is_ready = True
-                break
-            if time.monotonic() > deadline:
-                self.stop()
-                where = "its readiness check" if self.ready else f"{self.url}{self.health_path}"
-                raise ProcessError(f"{self.name} did not answer on {where} within {limit:.0f} s. "
-                                   f"Its log:\n{self.log_tail()}")
-            time.sleep(0.2)
+            return self._answers()
+
+        if not self.is_ready:
+            self.is_ready = wait_for(ready, max(0.0, deadline - time.monotonic()), every=0.2)
+        if not self.is_ready:
+            self.stop()
+            where = "its readiness check" if self.ready else f"{self.url}{self.health_path}"
+            raise ProcessError(f"{self.name} did not answer on {where} within {limit:.0f} s. "
+                               f"Its log:\n{self.log_tail()}")
         return self
 
     def _answers(self) -> bool:
@@ -263,12 +318,11 @@ class BackgroundServer(ManagedProcess):
                 return bool(self.ready(self))
             except Exception:  # noqa: BLE001 - whatever the check raises means: not ready yet
                 return False
+        from mlkit.course import http
+
         try:
-            with urllib.request.urlopen(self.url + self.health_path, timeout=2) as resp:
-                return resp.status < 500
-        except urllib.error.HTTPError as exc:
-            return exc.code < 500
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return http.request("GET", self.url + self.health_path, timeout=2).status_code < 500
+        except http.HttpError:
             return False
 
     def __repr__(self) -> str:

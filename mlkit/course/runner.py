@@ -12,10 +12,10 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from mlkit.course import config
 from mlkit.course.errors import MlkitError
@@ -116,21 +116,6 @@ def check_parameters(paths: list[Path], params: dict[str, Any]) -> None:
             )
 
 
-@contextmanager
-def _environment(values: dict[str, str]):
-    """Set environment variables for the duration of a block, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def _kernel_config() -> Any:
     """The kernel talks to the runner over local IPC sockets on POSIX (no network port, and no
     "Kernel is running over TCP without encryption" warning in the runner's output). Each
@@ -172,7 +157,7 @@ def execute(path: str, output: str, params: dict[str, Any], timeout: int, fast: 
     start = time.perf_counter()
     kernel_env = {**config.QUIET_ENV, config.STRICT_ENV: "1", **({config.FAST_ENV: "1"} if fast else {})}
     try:
-        with _environment(kernel_env):  # the kernel inherits it; restored afterwards
+        with mock.patch.dict(os.environ, kernel_env):  # the kernel inherits it; restored afterwards
             papermill.execute_notebook(
                 str(nb_path), str(out_path), parameters=run_params, kernel_name="python3",
                 progress_bar=False, cwd=str(nb_path.parent), execution_timeout=timeout,
@@ -251,17 +236,20 @@ def run_notebooks(
     return ordered
 
 
-def format_summary(results: list[NotebookResult]) -> str:
-    """A plain-text table: notebook, status, seconds, key results; then each failure."""
-    rows = [("notebook", "status", "seconds", "key results")]
-    for r in results:
-        keys = ", ".join(f"{k}={v}" for k, v in r.results.items()) or "-"
-        rows.append((r.name, r.status.upper() if not r.passed else r.status, f"{r.seconds:.1f}", keys))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
-    lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
+def format_summary(results: list[NotebookResult], elapsed: float | None = None) -> str:
+    """A text table (notebook, status, seconds, key results), the count of passed and failed
+    notebooks with the run's ``elapsed`` wall-clock seconds (the notebooks' own seconds, summed,
+    are named as such: with ``-j 2`` they add up to more than the run took), then each failure."""
+    from tabulate import tabulate
+
+    rows = [(r.name, r.status if r.passed else r.status.upper(), f"{r.seconds:.1f}",
+             ", ".join(f"{k}={v}" for k, v in r.results.items()) or "-") for r in results]
+    lines = [tabulate(rows, headers=["notebook", "status", "seconds", "key results"], disable_numparse=True,
+                      maxcolwidths=[None, None, None, 90])]
     passed = sum(r.passed for r in results)
-    lines.append(f"\n{passed} passed, {len(results) - passed} failed in {sum(r.seconds for r in results):.1f} s")
+    summed = f"the notebooks' own times add up to {sum(r.seconds for r in results):.1f} s"
+    took = f" in {elapsed:.1f} s of wall-clock time ({summed})" if elapsed is not None else f" ({summed})"
+    lines.append(f"\n{passed} passed, {len(results) - passed} failed{took}")
     for r in results:
         if not r.passed and r.error:
             e = r.error

@@ -29,8 +29,9 @@ class MainWidget:
 
     The contract (CONTRIBUTING, "A lesson notebook"):
 
-    - ``self.box`` is an ``ipywidgets.VBox`` with CSS class ``mlkit-main``; its children
-      are the ``rows`` you pass, then ``self.status`` (an ``HTML`` line for messages).
+    - ``self.box`` is an ``ipywidgets.VBox`` with CSS class ``mlkit-main`` (``self.classes``
+      lists the classes put on it); its children are the ``rows`` you pass, then
+      ``self.status`` (an ``HTML`` line for messages).
     - The first ``Button`` in ``self.box`` is the one the browser tests click (else its
       first slider); pressing it must visibly change the widget's text.
     - Every callback is wrapped by :meth:`safe` (or attached with :meth:`on_click` /
@@ -65,8 +66,9 @@ class MainWidget:
         self.errors: list[str] = []
         self.status: ipywidgets.HTML = w.HTML(status)
         self.box: ipywidgets.VBox = w.VBox([*rows, self.status])
-        if main:
-            self.box.add_class(MAIN_CLASS)
+        self.classes: tuple[str, ...] = (MAIN_CLASS,) if main else ()  # the CSS classes put on the box
+        for name in self.classes:
+            self.box.add_class(name)
 
     # ------------------------------------------------------------ callbacks
     def safe(self, callback: Callable[..., Any], doing: str | None = None) -> Callable[..., None]:

@@ -8,14 +8,14 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlkit.course.config import FAST_ENV, HOME_ENV, QUIET_ENV, default_home, flag
 from mlkit.course.device import pick_device
 from mlkit.course.errors import MlkitError
 
 if TYPE_CHECKING:
-    from mlkit.course.store import DataRelease, ModelRef, Store
+    from mlkit.course.store import Store
 
 __all__ = ["Workspace", "default_home", "seed_everything", "setup"]
 
@@ -56,10 +56,11 @@ class Workspace:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def require(self, spec: str) -> DataRelease | ModelRef:
-        """What the lesson needs from the course store: ``"data@v1"``, ``"model@champion"``,
-        ``"model@challenger"``. Built (in seconds, with one line saying so) by the code of
-        the lesson that makes it when the store lacks it. Safe to call again."""
+    def require(self, spec: str) -> Any:
+        """What the lesson needs from the course store: ``"data@v1"`` (a
+        :class:`mlkit.data.releases.DataRelease`), ``"model@champion"`` or ``"model@challenger"``
+        (a :class:`mlkit.training.registry.SpamModelRef`). Built (in seconds, with one line saying
+        so) by the code of the lesson that makes it when the store lacks it. Safe to call again."""
         return self.store.require(spec, seed=self.seed)
 
 

@@ -1,6 +1,8 @@
-"""Lesson 01: the stage commands of the DVC pipeline ``ingest -> validate -> featurize``.
+"""Lesson 01: the DVC pipeline ``ingest -> validate -> featurize``: its ``dvc.yaml`` and its stage commands.
 
-``dvc.yaml`` in the lesson's demo repository calls ``python -m mlkit.data.pipeline STAGE``;
+:data:`DVC_YAML` and :data:`PARAMS_YAML` are the pipeline's files, written once here: the
+lesson writes them into its demo repository and shows them (``cat dvc.yaml``), the tests run
+them. ``dvc.yaml`` calls ``python -m mlkit.data.pipeline STAGE``;
 each stage asks DVC for the parameters ``dvc.yaml`` declares for it
 (``dvc.api.params_show(stages=STAGE)``), so a stage sees exactly what DVC tracks for it:
 
@@ -15,6 +17,33 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+DVC_YAML = """\
+stages:
+  ingest:
+    cmd: python -m mlkit.data.pipeline ingest
+    deps: [landing]
+    params: [ingest.sources]
+    outs: [data/raw.parquet]
+  validate:
+    cmd: python -m mlkit.data.pipeline validate
+    deps: [data/raw.parquet, expectations.json]
+    outs: [data/validated.parquet]
+    metrics: [{reports/validation.json: {cache: false}}]
+  featurize:
+    cmd: python -m mlkit.data.pipeline featurize
+    deps: [data/validated.parquet]
+    params: [featurize.dedup, featurize.min_chars]
+    outs: [data/features.parquet]
+    metrics: [{reports/features.json: {cache: false}}]
+"""
+PARAMS_YAML = """\
+ingest:
+  sources: [file, sqlite, api]
+featurize:
+  dedup: true
+  min_chars: 1
+"""
 
 
 def _params(stage: str) -> dict:

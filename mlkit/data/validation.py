@@ -1,7 +1,9 @@
-"""Lesson 01, validation with Great Expectations 1.x: faults, a severity sweep, a gate.
+"""Lesson 01, validation with Great Expectations 1.x: the suite, faults, a severity sweep, a gate.
 
-The lesson builds its GX context, its expectation suite and the validation definition
-``check_raw`` in the notebook, with real GX calls. Every function here takes that
+:func:`raw_suite` is lesson 01's expectation suite, defined once: the lesson shows its source
+and adds it to its GX context, and ``ws.require("data@v1")`` validates with it. The lesson
+builds its GX context and the validation definition ``check_raw`` in the notebook, with real
+GX calls. Every function here takes that
 ``check`` (a ``gx.ValidationDefinition``) and runs it: the gate, the fault matrix, the
 severity sweep and the fault-injector widget all use the validation the learner built,
 never a second context of their own. Where only a suite exists (the DVC pipeline's
@@ -38,6 +40,31 @@ class DataValidationError(MlkitError, ValueError):
     def __init__(self, message: str, failures: pd.DataFrame | None = None) -> None:
         super().__init__(message)
         self.failures = failures
+
+
+# ---------------------------------------------------------------- lesson 01's suite
+def raw_suite(raw: pd.DataFrame) -> Any:
+    """Lesson 01's expectation suite ``sms_raw`` for a raw delivery, one expectation per way a
+    delivery can go wrong. Bounds come from what we know about the data (the longest message of
+    the collection sets the 1,000-character limit, with a margin) and from the first release,
+    ``raw`` (its mean length may move by 15%, no more)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    from mlkit.data.ingest import RAW_COLUMNS
+
+    mean_chars = float(raw["n_chars"].mean())
+    return gx.ExpectationSuite(name="sms_raw", expectations=[
+        gxe.ExpectTableColumnsToMatchSet(column_set=RAW_COLUMNS, exact_match=True),  # the schema
+        gxe.ExpectTableRowCountToBeBetween(min_value=100),                # not an empty delivery
+        gxe.ExpectColumnValuesToBeUnique(column="id"),                    # no record twice
+        gxe.ExpectColumnValuesToNotBeNull(column="text"),
+        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
+        gxe.ExpectColumnValuesToBeInSet(column="source", value_set=["file", "sqlite", "api"]),
+        gxe.ExpectColumnValuesToBeBetween(column="n_chars", min_value=1, max_value=1000),
+        gxe.ExpectColumnMeanToBeBetween(column="n_chars", min_value=0.85 * mean_chars,
+                                        max_value=1.15 * mean_chars),  # no drift in length
+    ])
 
 
 # ---------------------------------------------------------------- running a check

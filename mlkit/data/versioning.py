@@ -2,7 +2,9 @@
 
 :func:`sh` runs one command line (``"dvc add landing"``), prints it as ``$ ...`` with
 its output, and raises a clear error when it fails, so the notebook shows exactly the
-commands a learner would type. The rest is plumbing: make (or reset) the demo
+commands a learner would type. :func:`release` is the course's one data release (a frame
+under a git tag, tracked with DVC and pushed), which lesson 01 publishes to the course store
+with and lesson 06 releases bike data with. The rest is plumbing: make (or reset) the demo
 repository with a local-directory DVC remote, hash files and folders, read a ``.dvc``
 file's recorded hash, and tell which stages a ``dvc repro`` ran.
 """
@@ -17,10 +19,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlkit.course.errors import MlkitError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _BIN = str(Path(sys.executable).parent)  # the venv's bin: dvc, and python for the stage commands
 _ENV = {"DVC_NO_ANALYTICS": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_AUTHOR_NAME": "mlkit learner",
@@ -33,6 +39,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 class VersioningError(MlkitError, RuntimeError):
     """A git or dvc command failed; the message holds the command and its output."""
+
+
+class ReleaseConflict(VersioningError):
+    """A release tag already names other data (:func:`release`)."""
 
 
 class Output(str):
@@ -112,6 +122,52 @@ def init_repo(repo: str | os.PathLike, remote: str | os.PathLike, *, reset: bool
         sh("git add .dvc .dvcignore", repo, echo=False)
         sh(["git", "commit", "-q", "-m", "Initialise DVC with a local remote"], repo, echo=echo)
     return repo
+
+
+def release(repo: str | os.PathLike, remote: str | os.PathLike, frame: pd.DataFrame, tag: str, *, data_file: str,
+            files: dict[str, Callable[[Path], Any]] | None = None, message: str | None = None,
+            echo: bool = True) -> tuple[str, bool]:
+    """Release ``frame`` under git tag ``tag`` in the git + DVC repository ``repo`` (lessons 01, 06, 07).
+
+    The one data release of the course: the repository and its local DVC remote ``remote`` are
+    made on first use; the frame is written as ``data_file`` (Parquet, without pandas' ``attrs``,
+    so the same rows give the same bytes and md5), then ``dvc add``, ``git add`` (with ``files``:
+    ``{name: write(path)}`` for files committed beside the data, such as the suite it passed),
+    ``git commit``, ``git tag`` and ``dvc push``, shown like a terminal when ``echo``.
+
+    Returns ``(md5, new)``. The same data under an existing tag changes nothing (``new`` False);
+    other data under it raises :class:`ReleaseConflict`. Hold the store's lock around it when
+    others may write the repository at the same time.
+    """
+    repo, remote = Path(repo), Path(remote)
+    if not (repo / ".dvc").is_dir() or not (repo / ".git").is_dir():
+        shutil.rmtree(repo, ignore_errors=True)  # a half-made one from a crash
+        init_repo(repo, remote, reset=False, echo=False)
+    scratch = Path(tempfile.mkdtemp(dir=repo.parent, prefix=f".{repo.name}-release-"))
+    try:
+        candidate = scratch / data_file
+        data = frame.reset_index(drop=True)
+        data.attrs = {}  # pandas writes attrs into the file
+        data.to_parquet(candidate, index=False)
+        md5 = file_md5(candidate)
+        if tag in sh(["git", "tag", "--list", tag], repo, echo=False).split():
+            have = dvc_hash(repo / f"{data_file}.dvc", rev=tag)
+            if have != md5:
+                raise ReleaseConflict(f"{repo} already holds other data as {tag} (md5 {have}, this is {md5}): "
+                                      "release it under a new tag.")
+            return md5, False
+        os.replace(candidate, repo / data_file)
+        for name, write in (files or {}).items():
+            write(repo / name)
+        run = lambda cmd: sh(cmd, repo, echo=echo)  # noqa: E731
+        run(["dvc", "add", data_file])
+        run(["git", "add", f"{data_file}.dvc", ".gitignore", *(files or {})])
+        run(["git", "commit", "-q", "--allow-empty", "-m", message or f"Data release {tag}"])
+        run(["git", "tag", tag])
+        run(["dvc", "push"])
+        return md5, True
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def file_md5(path: str | os.PathLike) -> str:

@@ -4,8 +4,10 @@ The lesson calls scikit-learn for every metric and checks that these agree: writ
 metric once from its definition is the surest way to know what it measures.
 
 * classification at a threshold: :func:`confusion_counts`, :func:`at_threshold` (every
-  threshold at once, for the threshold widget);
-* regression: :func:`regression_metrics` (MAE, RMSE, R²);
+  threshold at once, for the threshold widget); F1 is defined once, :func:`f1_from_counts`,
+  and :func:`f1` (fast enough for thousands of bootstrap resamples) is it too;
+* regression: :func:`mae` (the course's one mean absolute error: lessons 03, 06),
+  :func:`regression_metrics` (MAE, RMSE, R²);
 * ranking: :func:`precision_at_k`, :func:`average_precision`, :func:`mean_average_precision`,
   :func:`dcg_at_k`, :func:`ndcg_at_k`.
 
@@ -38,6 +40,12 @@ def _divide(num: Any, den: Any) -> Any:
 
 
 # --- classification ------------------------------------------------------------------------------
+def f1_from_counts(tp: Any, fp: Any, fn: Any) -> Any:
+    """F1 of the positive class from its counts: 2 tp / (2 tp + fp + fn), 0 where nothing is
+    positive in the labels or the predictions (scikit-learn's ``zero_division=0``)."""
+    return _divide(2 * np.asarray(tp), 2 * np.asarray(tp) + np.asarray(fp) + np.asarray(fn))
+
+
 def confusion_counts(y_true: Any, y_pred: Any) -> dict[str, int]:
     """tp, fp, fn, tn of binary 0/1 predictions (lesson 03)."""
     y, p = _binary(y_true), _binary(y_pred, "y_pred")
@@ -53,7 +61,7 @@ def classification_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     precision = _divide(c["tp"], c["tp"] + c["fp"])
     recall = _divide(c["tp"], c["tp"] + c["fn"])
     return {"accuracy": (c["tp"] + c["tn"]) / sum(c.values()), "precision": precision, "recall": recall,
-            "f1": _divide(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])}
+            "f1": f1_from_counts(c["tp"], c["fp"], c["fn"])}
 
 
 def at_threshold(y_true: Any, proba: Any, thresholds: Sequence[float] | np.ndarray) -> dict[str, np.ndarray]:
@@ -72,7 +80,7 @@ def at_threshold(y_true: Any, proba: Any, thresholds: Sequence[float] | np.ndarr
     tn = int((y == 0).sum()) - fp
     return {"threshold": t, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
             "precision": _divide(tp, tp + fp), "recall": _divide(tp, tp + fn),
-            "f1": _divide(2 * tp, 2 * tp + fp + fn), "flagged_rate": (tp + fp) / len(y)}
+            "f1": f1_from_counts(tp, fp, fn), "flagged_rate": (tp + fp) / len(y)}
 
 
 def brier(y_true: Any, proba: Any) -> float:
@@ -82,13 +90,22 @@ def brier(y_true: Any, proba: Any) -> float:
 
 
 # --- regression ------------------------------------------------------------------------------------
-def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
-    """MAE, RMSE and R² (lesson 03, bike counts)."""
+def _errors(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if y.shape != p.shape:
         raise ValueError(f"y_true has shape {y.shape} but y_pred {p.shape}.")
-    err = y - p
-    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2))),
+    return y, y - p
+
+
+def mae(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute error (lesson 03's bike counts, lesson 06's promotion gate)."""
+    return float(np.mean(np.abs(_errors(y_true, y_pred)[1])))
+
+
+def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
+    """MAE, RMSE and R² (lesson 03, bike counts)."""
+    y, err = _errors(y_true, y_pred)
+    return {"mae": mae(y_true, y_pred), "rmse": float(np.sqrt(np.mean(err**2))),
             "r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2))}
 
 
@@ -152,8 +169,9 @@ def ndcg_at_k(relevance: Any, scores: Any, k: int) -> float:
 
 
 def f1(y_true: Any, y_pred: Any) -> float:
-    """F1 of the positive class (scikit-learn's ``f1_score``, about 50 times faster: for bootstraps)."""
+    """F1 of the positive class of 0/1 labels (:func:`f1_from_counts`; scikit-learn's ``f1_score``,
+    about 50 times faster: for bootstraps)."""
     y, p = np.asarray(y_true), np.asarray(y_pred)
     tp = np.count_nonzero((p == 1) & (y == 1))
-    wrong = np.count_nonzero(p != y)
-    return float(2 * tp / (2 * tp + wrong)) if tp + wrong else 0.0
+    fp = np.count_nonzero((p == 1) & (y != 1))
+    return float(f1_from_counts(tp, fp, np.count_nonzero(y == 1) - tp))

@@ -3,11 +3,11 @@
 * :func:`bootstrap`: a percentile bootstrap interval for any metric;
 * :func:`paired_difference`: metric(B) - metric(A) on the *same* resampled messages;
 * :func:`verdict`: "B is better", "A is better" or "not significant" from an interval;
-* :func:`mcnemar_table` and :func:`mcnemar`: the exact (binomial) or chi-squared McNemar
-  test on paired predictions (the lesson calls statsmodels; this is its oracle-tested twin);
+* :func:`mcnemar_table`: the 2x2 table of paired predictions that statsmodels' McNemar test
+  (``statsmodels.stats.contingency_tables.mcnemar``, called by the lesson) takes;
 * :func:`simulate_ab`: draw the traffic of an A/B test from a labelled set.
 
-numpy and scipy only, imported here; statsmodels stays in the notebook and the tests.
+numpy only; the tests and intervals of statsmodels are called directly where they are used.
 """
 
 from __future__ import annotations
@@ -94,24 +94,6 @@ def mcnemar_table(y_true: Any, pred_a: Any, pred_b: Any) -> np.ndarray:
     return np.array([[np.sum(ra & rb), np.sum(ra & ~rb)], [np.sum(~ra & rb), np.sum(~ra & ~rb)]])
 
 
-def mcnemar(table: Any, exact: bool = True, correction: bool = True) -> tuple[float, float]:
-    """McNemar's test on a 2x2 table: (statistic, p-value). Only the discordant cells count:
-    b (A right, B wrong) and c (A wrong, B right). Exact: a two-sided binomial test of
-    min(b, c) with p = 1/2; else chi-squared with 1 degree of freedom."""
-    from scipy import stats
-
-    t = np.asarray(table)
-    b, c = int(t[0, 1]), int(t[1, 0])
-    if exact:
-        statistic = float(min(b, c))
-        p = min(1.0, 2 * stats.binom.cdf(statistic, b + c, 0.5)) if b + c else 1.0
-        return statistic, float(p)
-    if b + c == 0:
-        return 0.0, 1.0
-    statistic = (abs(b - c) - (1 if correction else 0)) ** 2 / (b + c)
-    return float(statistic), float(stats.chi2.sf(statistic, 1))
-
-
 def simulate_ab(errors_a: Any, errors_b: Any, n_per_arm: int, seed: int = 0) -> dict[str, int]:
     """An A/B test on simulated traffic: each arm draws ``n_per_arm`` messages (with
     replacement) from a labelled set and counts its model's errors on them. ``errors_a``
@@ -121,18 +103,3 @@ def simulate_ab(errors_a: Any, errors_b: Any, n_per_arm: int, seed: int = 0) -> 
     ea, eb = np.asarray(errors_a), np.asarray(errors_b)
     return {"errors_a": int(ea[rng.integers(0, len(ea), n_per_arm)].sum()), "n_a": int(n_per_arm),
             "errors_b": int(eb[rng.integers(0, len(eb), n_per_arm)].sum()), "n_b": int(n_per_arm)}
-
-
-def wilson(successes: Any, total: Any, level: float = 0.95) -> tuple[Any, Any]:
-    """Wilson score interval of a proportion successes/total (statsmodels'
-    ``proportion_confint(method="wilson")``); fast enough for a live widget. (0, 1) when total is 0."""
-    from scipy import stats
-
-    k, n = np.asarray(successes, dtype=float), np.asarray(total, dtype=float)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
-    safe_n = np.where(n > 0, n, 1.0)
-    p = k / safe_n
-    centre = (p + z**2 / (2 * safe_n)) / (1 + z**2 / safe_n)
-    half = z * np.sqrt(p * (1 - p) / safe_n + z**2 / (4 * safe_n**2)) / (1 + z**2 / safe_n)
-    low, high = np.where(n > 0, centre - half, 0.0), np.where(n > 0, centre + half, 1.0)
-    return (float(low), float(high)) if low.ndim == 0 else (low, high)

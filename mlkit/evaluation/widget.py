@@ -14,9 +14,20 @@ from typing import Any
 import numpy as np
 
 from mlkit.course.widgets import MainWidget
-from mlkit.evaluation import fairness, metrics, stats
+from mlkit.evaluation import fairness, metrics
 
 STEP = 0.05
+
+
+def _wilson(successes: int, total: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (statsmodels' ``proportion_confint``); (0, 1)
+    when nothing was counted (no message flagged: the precision is unknown)."""
+    if total == 0:
+        return 0.0, 1.0
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, total, alpha=0.05, method="wilson")
+    return float(low), float(high)
 
 
 def _bar(value: float, colour: str = "#4a7") -> str:
@@ -76,8 +87,8 @@ class ThresholdExplorer(MainWidget):
         """Everything the widget shows for the current threshold (for tests and the curious)."""
         t = self.threshold
         row = {k: v[0] for k, v in metrics.at_threshold(self.y_true, self.proba, [t]).items()}
-        p_low, p_high = stats.wilson(row["tp"], row["tp"] + row["fp"])
-        r_low, r_high = stats.wilson(row["tp"], row["tp"] + row["fn"])
+        p_low, p_high = _wilson(row["tp"], row["tp"] + row["fp"])
+        r_low, r_high = _wilson(row["tp"], row["tp"] + row["fn"])
         return {**{k: float(v) for k, v in row.items()}, "precision_low": p_low, "precision_high": p_high,
                 "recall_low": r_low, "recall_high": r_high, "review_per_1000": 1000 * float(row["flagged_rate"]),
                 "spam_per_1000_reviewed": 1000 * float(row["precision"])}

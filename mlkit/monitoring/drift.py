@@ -85,11 +85,16 @@ def auto_method(n_reference: int) -> str:
     return "ks" if n_reference <= 1000 else "wasserstein"
 
 
+def decide(score: float, threshold: float, p_value: bool) -> bool:
+    """The course's one drift decision for a column: a test's p-value at or below its threshold
+    (small: the samples differ), or a distance at or above it (as Evidently decides)."""
+    return bool(score <= threshold) if p_value else bool(score >= threshold)
+
+
 def is_drift(method: str, score: float, threshold: float | None = None) -> bool:
     """Whether ``score`` of ``method`` means drift at ``threshold`` (default: Evidently's)."""
     default, higher = METHODS[method]
-    t = default if threshold is None else threshold
-    return bool(score >= t) if higher else bool(score <= t)
+    return decide(score, default if threshold is None else threshold, p_value=not higher)
 
 
 # --------------------------------------------------------------------------- the detector
@@ -178,14 +183,17 @@ class DriftDetector:
                 method, score = _method_name(cfg["method"]), float(m["value"])
                 pvalue = method == "ks" or "p_value" in cfg["method"].lower()  # a test: small = drift
                 t = cfg.get("threshold")
-                t = (0.05 if pvalue else 0.1) if t is None else t
+                t = METHODS["ks" if pvalue else "wasserstein"][0] if t is None else t  # Evidently's defaults
                 table.append({"column": cfg["column"], "method": method, "score": score, "threshold": t,
-                              "drifted": bool(score <= t) if pvalue else bool(score >= t)})
+                              "drifted": decide(score, t, p_value=pvalue)})
             elif cfg.get("type", "").endswith("DriftedColumnsCount"):
                 share = float(m["value"]["share"])
         df = pd.DataFrame(table, columns=["column", "method", "score", "threshold", "drifted"])
-        share = float(df.drifted.mean()) if share is None else share
-        return DriftResult(bool(share >= self.drift_share), share, df, rows)
+        return self._verdict(df, float(df.drifted.mean()) if share is None else share, rows)
+
+    def _verdict(self, table: pd.DataFrame, share: float, rows: int) -> DriftResult:
+        """Dataset drift: at least ``drift_share`` of the columns drifted (as Evidently decides)."""
+        return DriftResult(bool(share >= self.drift_share), share, table, rows)
 
     def quick(self, current: pd.DataFrame) -> DriftResult:
         """The same verdict computed here with scipy (no Evidently): for loops over many
@@ -203,8 +211,7 @@ class DriftDetector:
             rows.append({"column": c, "method": method, "score": score, "threshold": t,
                          "drifted": is_drift(method, score, t)})
         df = pd.DataFrame(rows)
-        share = float(df.drifted.mean())
-        return DriftResult(bool(share >= self.drift_share), share, df, len(cur))
+        return self._verdict(df, float(df.drifted.mean()), len(cur))
 
 
 def _method_name(evidently_method: str) -> str:

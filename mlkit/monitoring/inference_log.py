@@ -1,12 +1,13 @@
 """The model server's inference log, read with pandas (lessons 05 and 06).
 
-Lesson 04's server appends one JSON object per prediction to the file named by
-``$MLKIT_INFERENCE_LOG``: request id, model version, latency, the message's statistics
-(:func:`mlkit.data.textstats.summary`: ``n_chars``, ``n_words``, ``n_digits``, ``upper_share``,
-``has_url``, ``has_phone``), output (:data:`mlkit.deployment.server.LOG_FIELDS`). Nested
-objects, where a log has them, become flat columns such as ``features.length``.
-Lesson 05 plots prediction and confidence distributions over time from it; lesson 06
-replays it.
+Lesson 04's server appends one JSON object per scored message to the file named by
+``$MLKIT_INFERENCE_LOG``, flat, with the fields :data:`mlkit.deployment.server.LOG_FIELDS`:
+``ts`` (unix seconds), ``request_id``, ``model_version``, ``endpoint``, ``outcome``,
+``latency_ms``, the message's statistics (:func:`mlkit.data.textstats.summary`: ``n_chars``,
+``n_words``, ``n_digits``, ``upper_share``, ``has_url``, ``has_phone``), ``tfidf_nnz``,
+``spam_probability`` and ``label`` (null on an error), ``cache_hit``. :func:`read` adds
+``time``, the ``ts`` as UTC datetimes. Lesson 05 plots prediction and confidence
+distributions over time from it; lesson 06 replays it.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from mlkit.course.errors import MlkitError
 if TYPE_CHECKING:
     import pandas as pd
 
-TIME_COLUMNS = ("ts", "time", "timestamp", "at")
-
 
 def read(path: str | os.PathLike, last: int | None = None) -> pd.DataFrame:
-    """The log as a DataFrame, one row per prediction (the last ``last`` rows if given);
-    nested fields flattened with dots; a ``time`` column parsed to datetimes when present.
-    A half-written last line (the server is still writing) is skipped."""
+    """The log as a DataFrame, one row per scored message (the last ``last`` lines if given),
+    with ``time`` parsed from ``ts``. A half-written last line (the server is still writing)
+    is skipped."""
     import pandas as pd
 
     path = Path(path)
@@ -43,22 +42,12 @@ def read(path: str | os.PathLike, last: int | None = None) -> pd.DataFrame:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    df = pd.json_normalize(records)
-    for col in TIME_COLUMNS:
-        if col in df.columns:
-            values = df[col]
-            unit = "s" if pd.api.types.is_numeric_dtype(values) else None
-            df["time"] = pd.to_datetime(values, unit=unit, utc=True)
-            break
+    df = pd.DataFrame.from_records(records)
+    if records and "ts" not in df.columns:
+        raise MlkitError(f"{path} is not an inference log of lesson 04's server: its records have no 'ts' "
+                         f"(they have {list(df.columns)[:8]}).")
+    df["time"] = pd.to_datetime(df["ts"] if records else [], unit="s", utc=True)
     return df
-
-
-def column(df: pd.DataFrame, *candidates: str) -> str:
-    """The first of ``candidates`` that ``df`` has (the log's field names, e.g. "output.label")."""
-    for c in candidates:
-        if c in df.columns:
-            return c
-    raise MlkitError(f"The inference log has none of the columns {candidates}; it has {list(df.columns)}.")
 
 
 def over_time(df: pd.DataFrame, value: str, freq: str = "5s", by: str | None = None) -> pd.DataFrame:

@@ -10,13 +10,9 @@ computes the same numbers in Python (``scrape`` and ``alerts``).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -121,12 +117,13 @@ def start_alertmanager(folder: str | os.PathLike, webhook_url: str) -> Backgroun
 
 def api(url: str, path: str, **params: str) -> Any:
     """GET ``url + path`` of Prometheus' HTTP API; return its ``data`` (raise on an error)."""
-    query = ("?" + urllib.parse.urlencode(params)) if params else ""
+    from mlkit.course import http
+
+    response = http.request("GET", url + path, params=params or None)
     try:
-        with urllib.request.urlopen(url + path + query, timeout=10) as resp:
-            body = json.load(resp)
-    except urllib.error.HTTPError as exc:
-        body = json.load(exc)
+        body = response.json()
+    except ValueError:
+        body = {"errorType": f"HTTP {response.status_code}", "error": response.text[:200]}
     if body.get("status") != "success":
         raise MlkitError(f"Prometheus answered {body.get('errorType')}: {body.get('error')} (for {params or path})")
     return body["data"]
@@ -157,9 +154,7 @@ def firing(url: str) -> set[str]:
 def wait_until(check: Callable[[], Any], timeout: float = 20.0, every: float = 0.5) -> Any:
     """Call ``check()`` until it returns something truthy (returned) or ``timeout`` passes
     (then the last result is returned): Prometheus scrapes and evaluates once a second."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(every)
+    from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    return Retrying(retry=retry_if_result(lambda result: not result), stop=stop_after_delay(timeout),
+                    wait=wait_fixed(every), retry_error_callback=lambda state: state.outcome.result())(check)

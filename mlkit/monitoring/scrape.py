@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,9 +68,9 @@ def parse(text: str, at: float | None = None) -> Snapshot:
 
 def scrape(url: str, timeout: float = 5.0) -> Snapshot:
     """GET ``url`` (a ``/metrics`` endpoint) and parse it (lesson 05)."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        text = resp.read().decode()
-    return parse(text)
+    from mlkit.course import http
+
+    return parse(http.text(url, timeout=timeout))
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:

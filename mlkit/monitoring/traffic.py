@@ -1,25 +1,24 @@
 """Send a stream of messages to the model server, one request each, with our own request ids
-(lesson 05): the inference log then joins with labels that arrive later, by request id."""
+(lesson 05): the inference log then joins with labels that arrive later, by request id.
+Every request goes through the course's one HTTP client, :mod:`mlkit.course.http`."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from mlkit.course import http
 
 
 def predict(url: str, text: str, request_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """POST one message to ``url/predict`` with header ``x-request-id``; the JSON answer
     (``label``, ``spam_probability``, ``model_version``, ``request_id``), or the error status."""
-    req = urllib.request.Request(url.rstrip("/") + "/predict", json.dumps({"text": text}).encode(),
-                                 {"content-type": "application/json", "x-request-id": request_id})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return {"request_id": request_id, "status": exc.code}
+    response = http.request("POST", url.rstrip("/") + "/predict", json={"text": text},
+                            headers={"x-request-id": request_id}, timeout=timeout)
+    if response.status_code >= 400:
+        return {"request_id": request_id, "status": response.status_code}
+    return response.json()
 
 
 def send(url: str, texts: Sequence[str], request_ids: Sequence[str], workers: int = 4) -> list[dict[str, Any]]:
@@ -32,7 +31,4 @@ def send(url: str, texts: Sequence[str], request_ids: Sequence[str], workers: in
 
 def set_faults(url: str, *, latency_ms: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
     """Switch the server's fault injection (``POST /admin/settings``, lesson 04's server)."""
-    body = json.dumps({"fault_latency_ms": latency_ms, "fault_error_rate": error_rate}).encode()
-    req = urllib.request.Request(url.rstrip("/") + "/admin/settings", body, {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.load(resp)
+    return http.call(url, "/admin/settings", {"fault_latency_ms": latency_ms, "fault_error_rate": error_rate})

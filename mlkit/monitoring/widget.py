@@ -68,7 +68,7 @@ class DriftInjector(MainWidget):
         res = self.detector.quick(self.shifted())
         rows = "".join(
             f"<tr><td>{html.escape(str(c))}{' ⟵ shifted' if self.column.value in (c, ALL) else ''}</td>"
-            f"<td>{m}</td><td style='text-align:right'>{s:.3g}</td><td>{'≥' if m != 'ks' else '≤'} {t:g}</td>"
+            f"<td>{m}</td><td style='text-align:right'>{s:.3g}</td><td>{'≥' if drift.METHODS[m][1] else '≤'} {t:g}</td>"
             f"<td>{_DRIFT if d else 'ok'}</td></tr>"
             for c, m, s, t, d in res.table[["column", "method", "score", "threshold", "drifted"]].itertuples(index=False))
         self.table.value = ("<table><tr><th>column</th><th>test</th><th>score</th><th>drift if</th><th></th></tr>"

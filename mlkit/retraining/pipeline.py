@@ -26,7 +26,6 @@ live in their own git + DVC repository beside the store's ``data/`` repository.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,32 +114,17 @@ class RetrainingPipeline:
 
     # ------------------------------------------------------------ data
     def release(self, frame: pd.DataFrame, tag: str, echo: bool = False) -> BikeRelease:
-        """Release ``frame`` under git tag ``tag`` with DVC (``dvc add``, commit, tag, ``dvc push``);
-        the same data under an existing tag is reused, other data under it refused."""
+        """Release ``frame`` under git tag ``tag`` with DVC, lesson 01's one data release
+        (:func:`mlkit.data.versioning.release`: ``dvc add``, commit, tag, ``dvc push``); the same
+        data under an existing tag is reused, other data under it refused."""
         from mlkit.data import versioning
 
         with self.store.lock():
-            if not (self.repo / ".dvc").is_dir():
-                shutil.rmtree(self.repo, ignore_errors=True)
-                versioning.init_repo(self.repo, self.remote, reset=False, echo=False)
-            sh = lambda cmd: versioning.sh(cmd, self.repo, echo=echo)  # noqa: E731
-            data = frame[COLUMNS].reset_index(drop=True)
-            data.attrs = {}
-            scratch = self.repo.parent / f".{tag}.parquet"
-            data.to_parquet(scratch, index=False)
-            md5 = versioning.file_md5(scratch)
-            if tag in sh(["git", "tag", "--list", tag]).split():
-                scratch.unlink()
-                have = versioning.dvc_hash(self.repo / f"{DATA_FILE}.dvc", rev=tag)
-                if have != md5:
-                    raise RetrainError(f"The bike data repository already holds other data as {tag}; use a new tag.")
-            else:
-                scratch.replace(self.repo / DATA_FILE)
-                sh(["dvc", "add", DATA_FILE])
-                sh(["git", "add", f"{DATA_FILE}.dvc", ".gitignore"])
-                sh(["git", "commit", "-q", "--allow-empty", "-m", f"Bike data release {tag}"])
-                sh(["git", "tag", tag])
-                sh(["dvc", "push"])
+            try:
+                md5, _ = versioning.release(self.repo, self.remote, frame[COLUMNS], tag, data_file=DATA_FILE,
+                                            message=f"Bike data release {tag}", echo=echo)
+            except versioning.ReleaseConflict as exc:
+                raise RetrainError(f"The bike data repository: {exc}") from None
         return BikeRelease(tag, md5, self.repo / DATA_FILE)
 
     def validate(self, frame: pd.DataFrame, tag: str) -> None:

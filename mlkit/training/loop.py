@@ -18,7 +18,10 @@ What it does, and why each piece is there:
   ``benchmarks/trainer_overhead.py`` measures it.
 
 Callbacks ``f(record)`` are called after each epoch with that epoch's metrics (a dict): the
-lesson logs them to MLflow and draws live loss curves with them.
+lesson logs them to MLflow, and :mod:`mlkit.training.widget` draws live loss curves with them.
+
+:func:`train_plain` is the plain loop itself (forward, loss, backward, step), written once:
+lesson 02 shows its source and runs it, and the benchmark times it against the Trainer.
 """
 
 from __future__ import annotations
@@ -36,8 +39,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlkit.course.widgets import MainWidget
-
 Data = Any  # a (X, y) pair of tensors, or a torch DataLoader yielding (X, y) batches
 
 
@@ -50,7 +51,9 @@ def set_threads(n: int | None = None) -> int:
     4 threads on 2 cores made a CNN 2.7x slower; 2 threads on 2 loaded cores, 10x).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = n or int(os.environ.get("MLKIT_THREADS", 0)) or cores - 1
+    from mlkit.course.config import settings
+
+    n = n or settings().threads or cores - 1
     n = max(1, min(n, cores))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
@@ -74,20 +77,21 @@ def train_plain(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float
                 batch_size: int = 64, seed: int = 0) -> nn.Module:
     """The plain PyTorch training loop of lesson 02: forward, loss, backward, step.
 
+    Trains ``model`` on (X, y) where they are (put all three on one device first).
     :class:`Trainer` is this loop plus bookkeeping; with the same seed, model and data
-    (and no early stopping) both end with bit-identical weights (tests check it).
+    (and no early stopping) both end with bit-identical weights (lesson 02 and the tests check it).
     """
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     loss_fn = nn.CrossEntropyLoss()
-    torch.manual_seed(seed)                       # dropout masks
-    shuffle = torch.Generator().manual_seed(seed)  # the order of the samples
+    torch.manual_seed(seed)  # the dropout masks
+    order = torch.Generator().manual_seed(seed)  # the order of the samples
     for _epoch in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(X), generator=shuffle).split(batch_size):
+        model.train()  # dropout on
+        for idx in torch.randperm(len(X), generator=order).to(X.device).split(batch_size):
             loss = loss_fn(model(X[idx]), y[idx])  # forward + loss
-            opt.zero_grad()
-            loss.backward()                        # backward: gradients
-            opt.step()                             # step: update the weights
+            optimizer.zero_grad()
+            loss.backward()  # backward: the gradients
+            optimizer.step()  # step: update the weights
     return model
 
 
@@ -260,7 +264,7 @@ class Trainer:
         if self.progress and total > start:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=(total - start) * n_batches, desc="training", unit="batch", leave=False)
+            bar = tqdm(total=(total - start) * n_batches, desc="training", unit="batch")  # left shown when done
         try:
             for epoch in range(start + 1, total + 1):
                 record = self._train_epoch(train, epoch, bar)
@@ -444,72 +448,3 @@ def throughput(step: Callable[[], Any], n_samples: int, repeats: int = 3) -> flo
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     return n_samples / best
-
-
-
-class LivePanel(MainWidget):
-    """The lesson's live training panel (lesson 02): pick a learning rate and a number of
-    epochs, press Train, watch the loss curves grow epoch by epoch.
-
-    Attributes: ``lr`` (FloatLogSlider), ``epochs`` (IntSlider), ``button`` (Button),
-    ``plot`` (Output); the runs so far and any message appear in ``status``;
-    ``runs`` lists one line per finished run.
-    """
-
-    def __init__(
-        self, make_model: Callable[[], nn.Module], train: Data, val: Data, *, device: str = "cpu", seed: int = 0,
-        lr: float = 1e-3, epochs: int = 5, max_epochs: int = 30, batch_size: int = 64,
-    ) -> None:
-        import ipywidgets as w
-
-        self.make_model, self.train, self.val = make_model, train, val
-        self.device, self.seed, self.batch_size = device, seed, batch_size
-        self.runs: list[str] = []
-        self.lr = w.FloatLogSlider(value=lr, base=10, min=-4, max=-0.5, step=0.25, description="learning rate",
-                                   readout_format=".0e", style={"description_width": "initial"})
-        self.epochs = w.IntSlider(value=epochs, min=1, max=max_epochs, description="epochs")
-        self.button = w.Button(description="Train", button_style="primary", icon="play")
-        self.plot = w.Output()
-        super().__init__(w.HBox([self.lr, self.epochs, self.button]), self.plot,
-                         status="Pick a learning rate and a number of epochs, then press <b>Train</b>.",
-                         doing="train")
-        self.on_click(self.button, self.run)
-
-    def _draw(self, records: list[dict[str, float]], title: str) -> None:
-        from IPython.display import clear_output, display
-
-        from mlkit.training.plots import curves_figure
-
-        with self.plot:
-            clear_output(wait=True)
-            display(curves_figure(records, title))
-
-    def run(self) -> None:
-        """Train a fresh model with the chosen settings, drawing the curves after each epoch."""
-        import html
-
-        records: list[dict[str, float]] = []
-        title = f"lr={self.lr.value:.0e}, {self.epochs.value} epochs"
-        self.button.disabled, self.button.description = True, "Training..."
-        try:
-            self.show(f"Training with {html.escape(title)}...")
-            torch.manual_seed(self.seed)
-            trainer = Trainer(
-                self.make_model(), device=self.device, lr=float(self.lr.value), epochs=int(self.epochs.value),
-                seed=self.seed, batch_size=self.batch_size, progress=False,
-                callbacks=[lambda r: (records.append(r), self._draw(records, title))],
-            )
-            trainer.fit(self.train, self.val)
-            last = trainer.history.last
-            if not math.isfinite(last["train_loss"]):
-                self.show(f"<b>{html.escape(title)}</b>: the loss diverged (NaN/inf); try a smaller learning rate.")
-            else:
-                self.runs.append(f"{title}: val accuracy {last.get('val_accuracy', float('nan')):.3f}")
-                self.show("<br>".join(html.escape(r) for r in self.runs[-5:]))
-        finally:
-            self.button.disabled, self.button.description = False, "Train again"
-
-
-def live_panel(make_model: Callable[[], nn.Module], train: Data, val: Data, **kwargs: Any) -> LivePanel:
-    """The live training panel of lesson 02 (see :class:`LivePanel`)."""
-    return LivePanel(make_model, train, val, **kwargs)

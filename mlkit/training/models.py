@@ -108,7 +108,7 @@ class Split:
 def spam_data(data: Any = None, *, max_features: int = 3000, seed: int = 0) -> Split:
     """The SMS spam data of a release as TF-IDF tensors, split by the release's ``split`` column.
 
-    ``data`` is a :class:`mlkit.course.store.DataRelease` (``ws.require("data@v1")``), its
+    ``data`` is a :class:`mlkit.data.releases.DataRelease` (``ws.require("data@v1")``), its
     ``frame()``, or any frame with ``text`` and ``label``: a frame without a ``split`` column
     goes through :func:`mlkit.data.prep.release_frame` first (the one dedupe and split;
     ``seed`` is then the split's seed). None: the messages of data v1, prepared the same way

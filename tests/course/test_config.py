@@ -17,10 +17,28 @@ def test_every_env_name_is_an_mlkit_variable_and_unique():
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), (" Yes ", True), ("on", True),
-                                             ("0", False), ("false", False), ("", False), ("2", False)])
+                                             ("0", False), ("false", False), ("OFF", False), ("", False)])
 def test_flag(monkeypatch, value, expected):
     monkeypatch.setenv(config.FAST_ENV, value)
     assert config.flag(config.FAST_ENV) is expected
+
+
+@pytest.mark.parametrize("name, value", [(config.FAST_ENV, "2"), (config.STRICT_ENV, "maybe"),
+                                         (config.THREADS_ENV, "many"), (config.THREADS_ENV, "-1")])
+def test_a_value_that_is_not_valid_is_a_clear_error_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(MlkitError, match=f"{name}='{value}'.*Fix or unset the variable"):
+        config.settings()
+
+
+def test_settings_are_typed(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.THREADS_ENV, "3")
+    monkeypatch.setenv(config.DEVICE_ENV, "cpu")
+    monkeypatch.setenv(config.ROOT_ENV, str(tmp_path))
+    s = config.settings()
+    assert (s.threads, s.device, s.course_root) == (3, "cpu", tmp_path)
+    with pytest.raises(MlkitError, match="not a yes/no setting"):
+        config.flag(config.THREADS_ENV)
 
 
 def test_flag_unset_is_false(monkeypatch):

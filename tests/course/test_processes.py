@@ -6,15 +6,14 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
+from mlkit.course import http
 from mlkit.course.errors import MlkitError, ProcessError
-from mlkit.course.processes import BackgroundServer, Job, free_port, stop_all
+from mlkit.course.processes import BackgroundServer, Job, free_port, stop_all, wait_for
 
 # A job that starts two children, one in its own session (as torchrun starts its ranks),
 # writes their pids, then sleeps (or exits at once with "exit").
@@ -38,19 +37,14 @@ def gone(pid: int) -> bool:
 
 def wait_gone(pids, seconds: float = 15.0) -> list[int]:
     """The pids still running after up to ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not all(gone(p) for p in pids):
-        time.sleep(0.1)
+    wait_for(lambda: all(gone(p) for p in pids), seconds, every=0.1)
     return [p for p in pids if not gone(p)]
 
 
 def read_pids(path: Path, seconds: float = 30.0) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return [int(p) for p in path.read_text().split()]
-        time.sleep(0.05)
-    raise AssertionError(f"the job wrote no pids to {path}")
+    if not wait_for(lambda: path.exists() and bool(path.read_text().strip()), seconds):
+        raise AssertionError(f"the job wrote no pids to {path}")
+    return [int(p) for p in path.read_text().split()]
 
 
 def tree(pid: int) -> list[int]:
@@ -67,14 +61,13 @@ def test_real_http_server_starts_answers_and_stops_with_its_children(tmp_path):
     server = file_server(tmp_path)
     with server:
         assert server.running and server.is_ready and server.url == f"http://127.0.0.1:{server.port}"
-        with urllib.request.urlopen(server.url + "/hello.txt", timeout=5) as resp:
-            assert resp.read() == b"hi"
+        assert http.text(server.url + "/hello.txt", timeout=5) == "hi"
         pids = tree(server.pid)
         assert len(pids) == 2  # the watchdog and the server
         assert psutil.Process(pids[1]).cmdline()[1:3] == ["-m", "http.server"]
     assert not server.running and wait_gone(pids, 0) == []
-    with pytest.raises(OSError):
-        urllib.request.urlopen(server.url + "/hello.txt", timeout=2)
+    with pytest.raises(http.HttpError, match="nothing answers"):
+        http.text(server.url + "/hello.txt", timeout=2)
     server.stop()  # twice is fine
     assert "GET /hello.txt" in server.log_tail()
 

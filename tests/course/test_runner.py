@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -116,6 +118,31 @@ def test_cli_exit_codes_and_messages(notebooks, tmp_path):
     param = cli("run", str(notebooks / "ok.ipynb"), "-p", "nope", "1")
     assert param.returncode == 2 and "Unknown parameter(s) nope" in param.stderr
     assert "Traceback" not in unknown.stderr + param.stderr
+
+
+def test_the_summary_gives_the_wall_clock_time_and_names_the_sum():
+    results = [runner.NotebookResult(name, f"{name}.ipynb", "", seconds=s) for name, s in (("a", 20.5), ("b", 13.7))]
+    text = runner.format_summary(results, elapsed=25.0)
+    assert "2 passed, 0 failed in 25.0 s of wall-clock time (the notebooks' own times add up to 34.2 s)" in text
+    assert "2 passed, 0 failed (the notebooks' own times add up to 34.2 s)" in runner.format_summary(results)
+
+
+def test_the_cli_measures_a_parallel_run_by_the_clock(tmp_path):
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    for name in ("a", "b"):
+        make_notebook(folder / f"{name}.ipynb", "import time\ntime.sleep(0.5)")
+    start = time.perf_counter()
+    res = cli("run", str(folder), "-j", "2", "-o", str(tmp_path / "out"))
+    measured = time.perf_counter() - start
+    assert res.returncode == 0, res.stdout + res.stderr
+    line = next(row for row in res.stdout.splitlines() if row.startswith("2 passed, 0 failed"))
+    wall, summed = (float(x) for x in re.fullmatch(
+        r"2 passed, 0 failed in ([\d.]+) s of wall-clock time \(the notebooks' own times add up to ([\d.]+) s\)",
+        line).groups())
+    per_notebook = [float(row.split()[2]) for row in res.stdout.splitlines() if row.startswith("slow/")]
+    assert len(per_notebook) == 2 and summed == pytest.approx(sum(per_notebook), abs=0.11)
+    assert max(per_notebook) <= wall <= measured
 
 
 def test_cli_unknown_device_is_a_clear_error(tmp_path):

@@ -11,12 +11,12 @@ from mlkit.course.widgets import MAIN_CLASS, MainWidget
 class Counter(MainWidget):
     """A minimal main widget, written the way a lesson helper writes one."""
 
-    def __init__(self, fail_at: int | None = None) -> None:
+    def __init__(self, fail_at: int | None = None, main: bool = True) -> None:
         self.button = w.Button(description="Count")
         self.step = w.IntSlider(value=1, min=1, max=5, description="step")
         self.count = 0
         self.fail_at = fail_at
-        super().__init__(w.HBox([self.step, self.button]), status="count: 0", doing="count")
+        super().__init__(w.HBox([self.step, self.button]), status="count: 0", doing="count", main=main)
         self.on_click(self.button, self.add)
         self.on_change(self.step, self.add)
 
@@ -27,9 +27,17 @@ class Counter(MainWidget):
         self.show(f"count: <b>{self.count}</b>")
 
 
-def test_box_has_the_css_class_and_the_rows_then_the_status_line():
+def test_box_has_the_css_class_and_the_rows_then_the_status_line(tmp_path):
+    from ipywidgets.embed import dependency_state, embed_minimal_html
+
     c = Counter()
-    assert MAIN_CLASS == "mlkit-main" and MAIN_CLASS in c.box._dom_classes
+    assert MAIN_CLASS == "mlkit-main" and c.classes == (MAIN_CLASS,)
+    embed_minimal_html(tmp_path / "page.html", views=[c.box], state=dependency_state([c.box]))  # the page a browser gets: the class is in it
+    assert f'"{MAIN_CLASS}"' in (tmp_path / "page.html").read_text()
+    second = Counter(main=False)  # a lesson's second widget: the same safety, not the one the browser tests click
+    assert second.classes == ()
+    embed_minimal_html(tmp_path / "second.html", views=[second.box], state=dependency_state([second.box]))
+    assert MAIN_CLASS not in (tmp_path / "second.html").read_text()
     assert isinstance(c.box, w.VBox) and c.box.children[-1] is c.status
     assert c.first_button is c.button
 

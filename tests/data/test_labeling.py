@@ -52,7 +52,7 @@ def panel(sms):
 
 
 def test_panel_records_labels_and_updates_agreement(panel):
-    assert MAIN_CLASS not in panel.box._dom_classes  # the fault injector stays the lesson's main widget
+    assert MAIN_CLASS not in panel.classes  # the fault injector stays the lesson's main widget
     first = panel.sample.text.iloc[0]
     assert first[:20] in panel.text and "Message 1 of 12" in panel.text
     reference = panel.sample.label.tolist()

@@ -1,4 +1,4 @@
-"""mlkit.data.pipeline: the DVC stages of lesson 01, in a real git + DVC repository, parameters via dvc.api."""
+"""mlkit.data.pipeline: lesson 01's dvc.yaml and its stages, in a real git + DVC repository, parameters via dvc.api."""
 
 from __future__ import annotations
 
@@ -16,24 +16,6 @@ import great_expectations.expectations as gxe  # noqa: E402
 
 from mlkit.course import datasets  # noqa: E402
 from mlkit.data import ingest, pipeline, prep, validation  # noqa: E402
-
-DVC_YAML = """\
-stages:
-  ingest:
-    cmd: python -m mlkit.data.pipeline ingest
-    deps: [landing]
-    params: [ingest.sources]
-    outs: [data/raw.parquet]
-  validate:
-    cmd: python -m mlkit.data.pipeline validate
-    deps: [data/raw.parquet, expectations.json]
-    outs: [data/validated.parquet]
-  featurize:
-    cmd: python -m mlkit.data.pipeline featurize
-    deps: [data/validated.parquet]
-    params: [featurize.dedup, featurize.min_chars]
-    outs: [data/features.parquet]
-"""
 
 
 def _run(*cmd: str, cwd: Path) -> None:
@@ -54,7 +36,7 @@ def repo(tmp_path, monkeypatch):
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=["ham", "spam"]),
         gxe.ExpectColumnValuesToNotBeNull(column="text")])
     validation.save_suite(suite, tmp_path / "expectations.json")
-    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    (tmp_path / "dvc.yaml").write_text(pipeline.DVC_YAML)  # the lesson's file, as the lesson writes it
     (tmp_path / "params.yaml").write_text("ingest:\n  sources: [file, api]\n"
                                           "featurize:\n  dedup: true\n  min_chars: 20\n  unused: 1\n")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")

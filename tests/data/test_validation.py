@@ -188,7 +188,7 @@ def test_a_broken_suite_file_is_refused(tmp_path):
 def test_widget_button_changes_its_text_and_never_raises(raw, check):
     panel = validation.fault_injector(raw, check)
     assert isinstance(panel, validation.FaultInjector)
-    assert "mlkit-main" in panel.box._dom_classes and panel.first_button is panel.button
+    assert panel.classes == ("mlkit-main",) and panel.first_button is panel.button
     before = panel.text
     assert "REFUSED" in panel.click() and panel.text != before
     panel.fault.value, panel.severity.value = "clean", 0.0

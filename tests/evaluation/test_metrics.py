@@ -51,7 +51,7 @@ def test_regression_metrics_equal_sklearn():
     y = rng.poisson(100, 300).astype(float)
     pred = y + rng.normal(0, 20, 300)
     got = metrics.regression_metrics(y, pred)
-    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred))
+    assert got["mae"] == metrics.mae(y, pred) == pytest.approx(skm.mean_absolute_error(y, pred))
     assert got["rmse"] == pytest.approx(skm.root_mean_squared_error(y, pred))
     assert got["r2"] == pytest.approx(skm.r2_score(y, pred))
 
@@ -98,3 +98,6 @@ def test_fast_f1_equals_sklearn(scored):
     for t in (0.1, 0.5, 0.9, 2.0):
         pred = (proba >= t).astype(int)
         assert metrics.f1(y, pred) == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    c = metrics.confusion_counts(y, (proba >= 0.5).astype(int))
+    assert metrics.f1_from_counts(c["tp"], c["fp"], c["fn"]) == metrics.f1(y, (proba >= 0.5).astype(int))
+    assert metrics.f1([0, 0], [0, 0]) == 0.0 and metrics.f1([1, 0], [0, 1]) == 0.0  # nothing right: 0, not NaN

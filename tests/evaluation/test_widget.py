@@ -34,6 +34,20 @@ def test_numbers_are_consistent(explorer):
     assert n["precision_low"] <= n["precision"] <= n["precision_high"]
     assert n["recall_low"] <= n["recall"] <= n["recall_high"]
     assert n["review_per_1000"] == pytest.approx(1000 * (n["tp"] + n["fp"]) / 400)
+    # Wilson intervals of precision (out of the flagged) and recall (out of the spam), as statsmodels gives them
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert (n["precision_low"], n["precision_high"]) == pytest.approx(
+        proportion_confint(n["tp"], n["tp"] + n["fp"], method="wilson"))
+    assert (n["recall_low"], n["recall_high"]) == pytest.approx(
+        proportion_confint(n["tp"], n["tp"] + n["fn"], method="wilson"))
+
+
+def test_nothing_flagged_leaves_precision_unknown():
+    explorer = widget.ThresholdExplorer([0, 1, 1, 0], [0.1, 0.8, 0.3, 0.2], threshold=0.9)
+    n = explorer.numbers()
+    assert n["tp"] + n["fp"] == 0 and (n["precision_low"], n["precision_high"]) == (0.0, 1.0)
+    assert explorer.errors == []
 
 
 def test_slider_bounds_and_errors_are_shown_not_raised(explorer):

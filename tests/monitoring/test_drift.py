@@ -55,6 +55,13 @@ def test_is_drift_directions():
     assert drift.auto_method(1000) == "ks" and drift.auto_method(1001) == "wasserstein"
 
 
+def test_one_decision_at_the_threshold_itself():
+    """Evidently's rule, at the edge: a p-value equal to its threshold is drift, and so is a distance."""
+    assert drift.decide(0.05, 0.05, p_value=True) and not drift.decide(0.0501, 0.05, p_value=True)
+    assert drift.decide(0.1, 0.1, p_value=False) and not drift.decide(0.0999, 0.1, p_value=False)
+    assert drift.is_drift("ks", 0.05) and drift.is_drift("psi", 0.1) and not drift.is_drift("wasserstein", 0.0999)
+
+
 def test_detector_finds_winter_vs_summer_and_not_within_a_month(bikes, halves):
     det = drift.DriftDetector(bikes[bikes.season == 1], COLUMNS)
     summer = det.check(bikes[bikes.season == 3])

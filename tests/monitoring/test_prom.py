@@ -126,12 +126,9 @@ def test_alertmanager_routes_to_the_webhook(tmp_path):
         pytest.skip("Alertmanager is not installed")
     am = prom.start_alertmanager(tmp_path / "am", hook.url + "/")
     try:
-        import json
-        import urllib.request
+        from mlkit.course import http
 
-        body = json.dumps([{"labels": {"alertname": "TestAlert", "severity": "page"}}]).encode()
-        req = urllib.request.Request(am.url + "/api/v2/alerts", body, {"Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=10).close()
+        http.call(am.url, "/api/v2/alerts", [{"labels": {"alertname": "TestAlert", "severity": "page"}}])
         got = prom.wait_until(lambda: webhook.received(out), timeout=20)
         assert got and got[0]["alerts"][0]["labels"]["alertname"] == "TestAlert"
     finally:

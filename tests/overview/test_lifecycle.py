@@ -43,7 +43,7 @@ def test_tables_have_one_row_per_stage_or_item_and_no_truncated_text():
 
 def test_map_is_a_main_widget_that_follows_the_loop_and_wraps_around():
     m = lifecycle.lifecycle_map(start=5)
-    assert isinstance(m, MainWidget) and MAIN_CLASS in m.box._dom_classes
+    assert isinstance(m, MainWidget) and m.classes == (MAIN_CLASS,)
     assert m.first_button is m.next_button and "5. Monitoring" in m.card.value
     text = m.click()
     assert m.picker.value == 6 and "6. Retraining" in m.card.value and "back to the start" in text

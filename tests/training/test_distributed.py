@@ -37,30 +37,23 @@ def test_failure_reports_the_log(tmp_path):
 
 def _ranks(job, n: int, seconds: float = 120.0) -> list:
     """The job's process tree once torchrun has started ``n`` ranks (ddp_train processes)."""
-    import time
+    from mlkit.course.processes import descendants, wait_for
 
-    import psutil
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        procs = psutil.Process(job.pid).children(recursive=True)
-        ranks = [p for p in procs if "mlkit.training.ddp_train" in " ".join(p.cmdline())
+    def ranks() -> list:
+        procs = descendants(job.pid)
+        found = [p for p in procs if "mlkit.training.ddp_train" in " ".join(p.cmdline())
                  and "torch.distributed.run" not in " ".join(p.cmdline())]
-        if len(ranks) == n:
-            return procs
-        time.sleep(0.2)
-    raise AssertionError(f"torchrun did not start {n} ranks; log:\n{job.log_tail()}")
+        return procs if len(found) == n else []
+
+    if not wait_for(lambda: bool(ranks()), seconds, every=0.2):
+        raise AssertionError(f"torchrun did not start {n} ranks; log:\n{job.log_tail()}")
+    return ranks()
 
 
 def _gone(procs, seconds: float = 15.0) -> bool:
-    import time
+    from mlkit.course.processes import alive, wait_for
 
-    from mlkit.course.guard import alive
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(alive(p) for p in procs):
-        time.sleep(0.1)
-    return not any(alive(p) for p in procs)
+    return wait_for(lambda: not any(alive(p) for p in procs), seconds, every=0.1)
 
 
 @pytest.mark.parametrize("how", ["stop", "torchrun killed"])

@@ -1,14 +1,12 @@
 """Unit tests for mlkit.training.tracking (lesson 02): experiment location, the MLflow UI server,
 code version and the logged figures."""
 
-import json
-import urllib.request
-
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
 
 import mlkit  # noqa: E402
+from mlkit.course import http  # noqa: E402
 from mlkit.training import tracking  # noqa: E402
 
 
@@ -77,9 +75,8 @@ def test_ui_starts_answers_and_stops(ws, capsys):
     try:
         tracking.wait_ui(ui)
         assert "MLflow UI: http://127.0.0.1:" in capsys.readouterr().out
-        with urllib.request.urlopen(f"{ui.url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=02_tracking_test",
-                                    timeout=10) as r:
-            assert json.load(r)["experiment"]["name"] == "02_tracking_test"
+        got = http.call(ui.url, "/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": "02_tracking_test"})
+        assert got["experiment"]["name"] == "02_tracking_test"
     finally:
         ui.stop()
     assert not ui.running
