@@ -1,7 +1,7 @@
 """The course's settings in one place: environment variables, read with pydantic-settings, and the course root.
 
 :func:`settings` reads the ``MLKIT_*`` variables into a typed model (``home``, ``fast``,
-``strict``, ``device``, ``threads``, ``course_root``): a flag takes 1/0, true/false, yes/no or
+``strict``, ``grading``, ``device``, ``threads``, ``course_root``): a flag takes 1/0, true/false, yes/no or
 on/off, and a value that is none of these is a clear error naming the variable. Every other
 module reads the settings, and the variables' names, from here, so that a variable is spelled
 once. pydantic-settings is imported on the first call (``import mlkit`` stays cheap).
@@ -24,6 +24,7 @@ STRICT_ENV = "MLKIT_STRICT"  # "1" (batch runs): exercise checks raise instead o
 DEVICE_ENV = "MLKIT_DEVICE"  # "auto", "cuda", "mps" or "cpu"
 THREADS_ENV = "MLKIT_THREADS"  # torch threads; default: cores - 1
 ROOT_ENV = "MLKIT_COURSE_ROOT"  # the course folder (notebooks/, solutions/) after a plain pip install
+GRADING_ENV = "MLKIT_GRADING"  # "1" inside the grader's sandbox: no solutions, no instant checks
 
 # Telemetry and analytics off for every tool the lessons use (and the processes they start).
 QUIET_ENV = {
@@ -50,6 +51,7 @@ def _model() -> type:
         home: Path | None = None  # None: ~/mlkit-workspace
         fast: bool = False
         strict: bool = False
+        grading: bool = False
         device: str | None = None
         threads: int | None = Field(default=None, ge=0)  # 0 or None: all cores but one
         course_root: Path | None = None
@@ -76,7 +78,7 @@ def settings() -> Any:
 
 
 def flag(name: str) -> bool:
-    """The yes/no setting ``name`` (:data:`FAST_ENV` or :data:`STRICT_ENV`): True for 1, true, yes or on."""
+    """The yes/no setting ``name`` (:data:`FAST_ENV`, :data:`STRICT_ENV` or :data:`GRADING_ENV`): True for 1, true, yes or on."""
     value = getattr(settings(), name.removeprefix(PREFIX).lower())
     if not isinstance(value, bool):
         raise MlkitError(f"{name} is not a yes/no setting.")

@@ -30,7 +30,7 @@ from mlkit.course.config import STRICT_ENV
 from mlkit.exercises import answers, records
 from mlkit.exercises.answers import LearnerError, Raised, Returned
 from mlkit.exercises.feedback import describe_error, in_ipython, show
-from mlkit.exercises.solutions import GRADING_ENV, solution_source
+from mlkit.exercises.solutions import solution_source
 
 
 class Mistake(Exception):
@@ -235,7 +235,7 @@ class Question:
         grader asks and judges after the last cell instead (nothing runs here).
         """
         title = f"{self.name} · {self.title}"
-        if config.flag(GRADING_ENV):
+        if config.flag(config.GRADING_ENV):
             show("info", f"{title}: the grader checks this after your notebook has run.")
             return False
         namespace = None if values else _caller_namespace()

@@ -15,7 +15,6 @@ from mlkit.course import config
 from mlkit.course.errors import MlkitError
 
 RELEASE_NOTE = "CLASS_RELEASE.md"  # the one file in solutions/ of a class release
-GRADING_ENV = "MLKIT_GRADING"  # "1" inside the grader's sandbox: no solutions, no instant checks
 
 _MARKER = re.compile(r"^\s*###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
 _CALL = re.compile(r"^\s*\w+\.\w+\.(check|hint|solution)\(\s*\)\s*;?\s*$")
@@ -61,7 +60,7 @@ def solution_source(lesson: str, name: str, solutions_dir: Path | None = None) -
     $MLKIT_COURSE_ROOT set), unless ``solutions_dir`` is given. Raises LookupError, saying
     why, when there is no solution to show (a class release, the grader's sandbox).
     """
-    if config.flag(GRADING_ENV):
+    if config.flag(config.GRADING_ENV):
         raise LookupError("Solutions are not available while a notebook is being graded.")
     if solutions_dir is None:
         try:

@@ -96,12 +96,10 @@ def _preexec(limits: Limits, groups, nproc: int | None):
 
 def _environment(box: Path, threads: int) -> dict[str, str]:
     """A minimal environment: nothing of the instructor's but PATH to this Python."""
-    from mlkit.exercises.solutions import GRADING_ENV
-
     env = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
         "HOME": str(box / "home"), config.HOME_ENV: str(box / "mlkit-home"), "TMPDIR": str(box / "tmp"),
-        config.FAST_ENV: "1", GRADING_ENV: "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+        config.FAST_ENV: "1", config.GRADING_ENV: "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
         "IPYTHONDIR": str(box / "home" / ".ipython"), "JUPYTER_RUNTIME_DIR": str(box / "home" / "runtime"),
         "JUPYTER_CONFIG_DIR": str(box / "home" / ".jupyter"), "MPLCONFIGDIR": str(box / "home" / ".mpl"),
         "LANG": "C.UTF-8", "USER": "learner", "LOGNAME": "learner",
