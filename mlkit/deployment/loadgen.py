@@ -241,3 +241,84 @@ def run(url: str, messages: Sequence[str], *, concurrency: int = 8, duration: fl
     """
     return start(url, messages, concurrency=concurrency, duration=duration, requests=requests, rate=rate,
                  users=users, path=path).wait()
+
+
+# ---------------------------------------------------------------------- liveness under heavy load
+SCRIPTS = "Καλημέρα κόσμε · Привет, мир · 你好，世界 · مرحبا بالعالم · नमस्ते दुनिया · "  # non-ASCII text, 1-3 bytes a character
+
+
+def largest_batch(max_batch: int, max_chars: int) -> bytes:
+    """The largest batch the spam server's schema allows: ``max_batch`` messages of ``max_chars``
+    non-ASCII characters each (as UTF-8 JSON), each message different."""
+    import orjson
+
+    text = SCRIPTS * (max_chars // len(SCRIPTS) + 2)
+    return orjson.dumps({"messages": [(f"{i} " + text)[:max_chars] for i in range(max_batch)]})
+
+
+@dataclass
+class LivenessResult:
+    """What :func:`liveness_under_load` saw: the probe's latencies (ms), the batches answered."""
+
+    probe_ms: list[float]
+    batches: int
+    failed: int
+    wall_s: float
+
+    def percentile(self, q: float) -> float:
+        return rollout.percentile(self.probe_ms, q)
+
+    def summary(self) -> str:
+        return (f"liveness p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms, "
+                f"max {max(self.probe_ms):.1f} ms ({len(self.probe_ms)} probes) while {self.batches} batches "
+                f"were scored in {self.wall_s:.1f} s ({self.failed} failed)")
+
+
+def liveness_under_load(url: str, body: bytes, *, concurrency: int = 4, duration: float = 3.0,
+                        every_ms: float = 10.0, path: str = "/predict/batch") -> LivenessResult:
+    """Keep ``concurrency`` copies of ``body`` in flight to ``url + path`` for ``duration`` seconds
+    while another thread asks ``/health/live`` every ``every_ms``; return the probe's latencies
+    (what a Kubernetes liveness probe would see) and how many batches were answered. With
+    ``concurrency=0`` it only probes: the noise floor of the machine."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    import aiohttp
+
+    stop = threading.Event()
+    done = {"batches": 0, "failed": 0}
+
+    async def send() -> None:
+        async def worker(session: aiohttp.ClientSession) -> None:
+            while not stop.is_set():
+                try:
+                    async with session.post(url.rstrip("/") + path, data=body,
+                                            headers={"content-type": "application/json"}) as r:
+                        await r.read()
+                        done["batches" if r.status == 200 else "failed"] += 1
+                except (TimeoutError, aiohttp.ClientError, OSError):
+                    done["failed"] += 1
+
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+    sender = threading.Thread(target=lambda: asyncio.run(send()), name="mlkit-liveness-load", daemon=True)
+    parts = urlsplit(url)
+    probe = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    sender.start()
+    try:
+        time.sleep(min(0.5, duration / 4))  # let the batches arrive first
+        while time.perf_counter() - t0 < duration:
+            start = time.perf_counter()
+            probe.request("GET", "/health/live")
+            probe.getresponse().read()
+            latencies.append((time.perf_counter() - start) * 1000)
+            time.sleep(max(0.0, every_ms / 1000 - (time.perf_counter() - start)))
+    finally:
+        stop.set()
+        sender.join(120)
+        probe.close()
+    return LivenessResult(latencies, done["batches"], done["failed"], time.perf_counter() - t0)

@@ -20,6 +20,7 @@ annotations``): the endpoints' request types are the adapter's schemas, made per
 
 import contextlib
 import secrets
+import sys
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -63,6 +64,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sys.setswitchinterval(settings.switch_interval_s)  # see ServerSettings
         threading.Thread(target=server.load, name="model-load", daemon=True).start()  # /health/ready waits
         yield
 
