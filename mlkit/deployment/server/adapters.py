@@ -29,7 +29,7 @@ import dataclasses
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from mlkit.data import textstats
 from mlkit.deployment.server.settings import ServerSettings
@@ -291,12 +291,16 @@ class SpamAdapter(ModelAdapter):
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="a share of its maximum, 0-1")]
 
 
+# JSON Schema's "integer" includes 11.0 (a number with no fraction); strict pydantic would refuse it
+Whole = BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+
+
 class BikeRow(BaseModel):
     """One hour to predict (the inputs of :mod:`mlkit.training.bike`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    hr: Annotated[int, Field(ge=0, le=23, description="hour of the day, 0-23")]
-    workingday: Literal[0, 1]
+    hr: Annotated[int, Field(ge=0, le=23, description="hour of the day, 0-23"), Whole]
+    workingday: Annotated[Literal[0, 1], Whole]
     weathersit: Literal[bike.WEATHER]  # type: ignore[valid-type]
     temp: Unit
     hum: Unit

@@ -106,7 +106,7 @@ class Guard:
             if counted:
                 outcome = "ok" if status < 400 else "invalid" if status < 500 else "error"
                 server.metrics.request(server.version, outcome)
-            elif status >= 400:
+            elif 400 <= status < 500:
                 server.metrics.refused(scope["path"], status)
 
     async def check(self, scope: dict, receive: Any) -> Any:
@@ -116,8 +116,9 @@ class Guard:
         kind = headers.get(b"content-type", b"").decode("latin-1")
         media, _, params = kind.partition(";")
         charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset=" in params.lower() else "utf-8"
-        if kind and (media.strip().lower() not in JSON_TYPES or charset not in ("utf-8", "utf8")):
-            return response(415, f"the body was sent as {kind[:100]!r}: send JSON in UTF-8 with the header "
+        if media.strip().lower() not in JSON_TYPES or charset not in ("utf-8", "utf8"):
+            sent = f"sent as {kind[:100]!r}" if kind else "sent without a Content-Type"
+            return response(415, f"the body was {sent}: send JSON in UTF-8 with the header "
                                  f"'Content-Type: application/json', e.g. {json.dumps(server.kind.example)}")
         limit = server.max_body
         length = headers.get(b"content-length")
@@ -221,8 +222,9 @@ def http_handler(server: Server) -> Any:
             message = (f"no endpoint {request.url.path[:100]!r}: the endpoints are POST /predict, POST /predict/batch, "
                        "GET /health/live, GET /health/ready, GET /metadata and GET /metrics (GET /docs shows them)")
         elif status == 405:
-            allowed = (exc.headers or {}).get("allow", "")
-            message = f"{request.method} is not allowed on {request.url.path[:100]}: use {allowed or 'another method'}"
+            allow = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+            allowed = ", ".join(sorted(m.strip() for m in allow.split(",") if m.strip())) or "another method"
+            message = f"{request.method} is not allowed on {request.url.path[:100]}: use {allowed}"
         else:
             message = str(exc.detail)
         return response(status, message, headers=exc.headers)

@@ -3,7 +3,7 @@
 * ``mlkit_requests_total{version, outcome}``: prediction requests, every one of them, by the
   status it was answered with: outcome ``ok`` (2xx), ``invalid`` (any 4xx: refused before or
   after parsing) or ``error`` (a 5xx); counted in one place (:class:`~.errors.Guard`);
-* ``mlkit_refused_total{endpoint, status}``: refused requests to the other endpoints (``admin``
+* ``mlkit_refused_total{endpoint, status}``: requests to the other endpoints refused with a 4xx (``admin``
   without its token, an unknown path, a wrong method);
 * ``mlkit_request_latency_seconds{version}``: time to answer, in the server (histogram with
   :data:`LATENCY_BUCKETS`);
@@ -46,7 +46,7 @@ class ServerMetrics:
                                   registry=self.registry)
         self.batch_size = Histogram("mlkit_model_batch_size", "Items per model call (micro-batching)",
                                     ["version"], buckets=BATCH_BUCKETS, registry=self.registry)
-        self.refusals = Counter("mlkit_refused", "Refused requests outside /predict, by endpoint and status",
+        self.refusals = Counter("mlkit_refused", "Requests outside /predict refused with a 4xx, by endpoint and status",
                                 ["endpoint", "status"], registry=self.registry)
         self.info = Gauge("mlkit_model_info", "The model served (value 1)", ["version", "name", "run_id",
                           "data_version"], registry=self.registry)
@@ -58,7 +58,7 @@ class ServerMetrics:
             self.latency.labels(version).observe(seconds)
 
     def refused(self, path: str, status: int) -> None:
-        """Count one refused request outside ``/predict`` (the endpoint's first path segment, or "other")."""
+        """Count one request outside ``/predict`` refused with a 4xx (the endpoint's first path segment, or "other")."""
         endpoint = path.strip("/").split("/", 1)[0]
         self.refusals.labels(endpoint if endpoint in ENDPOINTS else "other", str(status)).inc()
 
