@@ -3,7 +3,9 @@ the schema allows (256 messages of 2,000 non-ASCII characters, about 1 MB of UTF
 scored at full concurrency, with the model run on the event loop (the old server) and in a
 worker thread (the new default), on the same server process, in alternating rounds.
 
-    .venv/bin/python benchmarks/liveness.py [--concurrency 8] [--seconds 5] [--rounds 3]
+    .venv/bin/python benchmarks/liveness.py [--concurrency 8] [--seconds 5] [--rounds 3] [--smoke]
+
+``make benchmarks`` runs it as the "liveness" area (``benchmarks/run_all.py --only liveness``).
 
 A probe asks ``/health/live`` every 10 ms from its own thread and connection (what a Kubernetes
 liveness probe does, more often). Each mode keeps its median round (by probe p99). A row
@@ -30,7 +32,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=str(HERE / "liveness.json"))
+    parser.add_argument("--smoke", action="store_true", help="one short round (checks the script, not the numbers)")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.seconds, args.concurrency = 1, 1.5, 2
 
     import mlkit
     from mlkit.course import http

@@ -135,6 +135,9 @@ CLAIMS: dict[str, list[Claim]] = {
           "section 3: the router costs an extra hop (at most noise above 1: +-25% between runs)"),
         C("int8_speedup > 0", "section 7: measured before and after (whether it is faster depends on the CPU)"),
         C("champion_version != challenger_version", "section 1: blue and green serve two versions"),
+        C("0 < liveness_p99_ms_off_loop < liveness_p99_ms_on_loop",
+          "section 9: with the model off the event loop, /health/live stays quick under the largest batches "
+          "(asserted)"),
     ],
     "05_monitoring": [
         C("prometheus_used == prometheus_installed", "section 2: the real Prometheus whenever it is installed"),
