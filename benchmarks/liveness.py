@@ -1,7 +1,8 @@
 """Liveness under load (issue 30): how long ``GET /health/live`` takes while the largest batches
 the schema allows (256 messages of 2,000 non-ASCII characters, about 1 MB of UTF-8 JSON) are
 scored at full concurrency, with the model run on the event loop (the old server) and in a
-worker thread (the new default), on the same server process, in alternating rounds.
+worker thread (the new default), on the same server process (writing its inference log, as in
+the lessons), in alternating rounds.
 
     .venv/bin/python benchmarks/liveness.py [--concurrency 8] [--seconds 5] [--rounds 3] [--smoke]
 
@@ -44,7 +45,10 @@ def main() -> None:
     ws = mlkit.setup("benchmark_liveness")
     ref = ws.require("model@champion")
     rounds: dict[str, list[loadgen.LivenessResult]] = {"idle": [], "loop": [], "thread": []}
-    with launch.start_server(ref.uri, name="liveness server", tracking_uri=ws.tracking_uri) as server:
+    log = ws.path("liveness-inference.jsonl")  # the server writes its inference log, as in the lessons
+    log.unlink(missing_ok=True)
+    with launch.start_server(ref.uri, name="liveness server", tracking_uri=ws.tracking_uri,
+                             inference_log=log) as server:
         limits = http.call(server.url, "/metadata")["limits"]
         body = loadgen.largest_batch(limits["max_batch"], limits["max_chars"])
         for r in range(args.rounds):
