@@ -11,8 +11,8 @@ the lessons), in alternating rounds.
 A probe asks ``/health/live`` every 10 ms from its own thread and connection (what a Kubernetes
 liveness probe does, more often). Each mode keeps its median round (by probe p99). A row
 "idle" probes the same server with no load: the machine's own noise floor. Writes
-``benchmarks/liveness.json``; record ``uptime``'s load beside the numbers: on a shared machine
-the scheduler's delays add to every probe.
+``benchmarks/results/liveness.json``, which ``run_all.py`` renders in RESULTS.md, with the load
+average: on a shared machine the scheduler's delays add to every probe.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="largest batches in flight at once")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=str(HERE / "liveness.json"))
+    parser.add_argument("--out", default=str(HERE / "results" / "liveness.json"))
     parser.add_argument("--smoke", action="store_true", help="one short round (checks the script, not the numbers)")
     args = parser.parse_args()
     if args.smoke:
