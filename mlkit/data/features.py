@@ -33,15 +33,15 @@ TIME = "datetime"  # the log's hour, and a label's (request's) time
 LOG_COLUMNS = (ENTITY, TIME, "bikers")
 
 
-def ride_log(labels: pd.DataFrame) -> pd.DataFrame:
+def ride_log(bikes: pd.DataFrame) -> pd.DataFrame:
     """The ride log behind the bike data (``mlkit.course.datasets.load_bike_sharing()`` with an
     ``entity`` column): ``entity, datetime, bikers``, one row per hour that had rides (an hour with
     no ride has no row), sorted by time."""
-    missing = [c for c in LOG_COLUMNS if c not in labels.columns]
+    missing = [c for c in LOG_COLUMNS if c not in bikes.columns]
     if missing:
         raise KeyError(f"The bike data lacks {missing}: load it with mlkit.course.datasets.load_bike_sharing() "
                        f"and name its entity, e.g. .assign({ENTITY}='dc').")
-    log = labels[list(LOG_COLUMNS)].astype({TIME: "datetime64[us]"})
+    log = bikes[list(LOG_COLUMNS)].astype({TIME: "datetime64[us]"})
     return log.sort_values([TIME, ENTITY], ignore_index=True)
 
 
@@ -67,7 +67,7 @@ def riders_by_hour(log: pd.DataFrame, entity: str) -> dict[pd.Timestamp, int]:
 def serving_rewrite(riders: dict[pd.Timestamp, int], t: pd.Timestamp, hours: int = 3) -> float:
     """The serving team's copy of :func:`training_batch`, for one request at time ``t``, written
     again in plain Python over the lookup :func:`riders_by_hour`. ``range(1, hours)`` stops one
-    hour short, so it adds two hours and divides by three. Kept as the lesson's example of skew:
+    hour short, so it adds two hours and divides by three (``hours - 1`` hours over ``hours``). Kept as the lesson's example of skew:
     never serve it."""
     import pandas as pd
 
