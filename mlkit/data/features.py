@@ -6,7 +6,9 @@ user in a bigger store).
 
 * The failure: the training team computes it in pandas over the whole log
   (:func:`training_batch`); the serving team writes it again for one request
-  (:func:`serving_rewrite`), with one character changed. Both look right; they disagree.
+  (:func:`serving_rewrite`), with one character changed. Both look right; they disagree:
+  ``range(1, hours)`` stops one hour short, so the serving copy adds ``hours - 1`` hours and
+  divides by ``hours``. It is kept as the lesson's example of skew; never serve it.
 * The fix: one definition (:class:`WindowFeature`, a DuckDB query) computes the offline table;
   training reads it through a point-in-time join (:data:`ASOF_JOIN`: each label gets the newest
   value that was available at the label's time, never a later one; :data:`NAIVE_JOIN` is the
@@ -65,10 +67,8 @@ def riders_by_hour(log: pd.DataFrame, entity: str) -> dict[pd.Timestamp, int]:
 
 
 def serving_rewrite(riders: dict[pd.Timestamp, int], t: pd.Timestamp, hours: int = 3) -> float:
-    """The serving team's copy of :func:`training_batch`, for one request at time ``t``, written
-    again in plain Python over the lookup :func:`riders_by_hour`. ``range(1, hours)`` stops one
-    hour short, so it adds two hours and divides by three (``hours - 1`` hours over ``hours``). Kept as the lesson's example of skew:
-    never serve it."""
+    """The serving team's copy, for one request at time ``t``: the mean riders per hour over the
+    ``hours`` hours before t, from the lookup :func:`riders_by_hour`; an hour with no ride counts 0."""
     import pandas as pd
 
     return sum(riders.get(t - pd.Timedelta(hours=h), 0) for h in range(1, hours)) / hours
