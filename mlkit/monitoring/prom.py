@@ -88,7 +88,7 @@ def start(config: str | os.PathLike, data_dir: str | os.PathLike, *, retention: 
     data = _fresh(Path(data_dir))
     cmd = [exe, f"--config.file={config}", f"--storage.tsdb.path={data}",
            "--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.retention.time={retention}",
-           "--log.level=warn"]
+           "--log.level=warn", "--enable-feature=exemplar-storage"]  # keeps the request ids (lesson 05, tracing)
     return BackgroundServer(cmd, name="Prometheus", health_path="/-/ready", startup_timeout=30,
                             log_file=data.parent / "prometheus.log").start()
 
@@ -138,6 +138,14 @@ def value(url: str, promql: str) -> float:
     """The single number a PromQL query gives (NaN when it returns nothing)."""
     result = query(url, promql)
     return float(result[0]["value"][1]) if result else float("nan")
+
+
+def exemplars(url: str, promql: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The exemplars Prometheus stored for the series of ``promql`` between ``start`` and ``end``
+    (unix seconds): ``[{"labels": {...}, "value": float, "t": float, "series": {...}}, ...]``."""
+    found = api(url, "/api/v1/query_exemplars", query=promql, start=str(start), end=str(end))
+    return [{"labels": e["labels"], "value": float(e["value"]), "t": float(e["timestamp"]), "series": s["seriesLabels"]}
+            for s in found for e in s.get("exemplars", [])]
 
 
 def alerts(url: str) -> list[dict[str, Any]]:

@@ -12,13 +12,16 @@ trace_file=...)``). One request then leaves these spans, joined into one trace b
 * ``router`` (the router's handler) and its child ``forward`` (the HTTP call to a backend);
 * ``model server`` (the server's handler), and its children ``featurize`` and ``predict``.
 
-Every server-side span carries the request id (attribute :data:`REQUEST_ID`), which is also in
-the inference log's line and in the latency histogram's exemplar: the three join on it.
+The spans of a request (``router``, ``forward``, ``model server``) carry its request id (attribute
+:data:`REQUEST_ID`), which is also in the inference log's line and in the latency histogram's
+exemplar: the three join on it. The steps inside are found through their trace.
 
 Reading back: :func:`read` (the files) and :func:`frame` (spans held in memory, e.g. by the SDK's
 ``InMemorySpanExporter``) give one row per span; :func:`tree` orders one trace parent first,
 :func:`self_times` says how long each span spent outside its children, :func:`slowest_step`
 names the span with the most time of its own, and :func:`waterfall` draws a trace.
+:func:`exemplars` reads the request ids that a ``/metrics`` endpoint attaches to its latency
+buckets (OPENMETRICS is the ``Accept`` header that asks for them).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 REQUEST_ID = "mlkit.request_id"  # the span attribute that holds the request id
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"  # the Accept header that gets exemplars
 COLUMNS = ("trace_id", "span_id", "parent_id", "name", "kind", "service", "start_ns", "end_ns", "status",
            "request_id", "attributes")
 
@@ -166,6 +170,7 @@ def trace_of(spans: pd.DataFrame, request_id: str) -> pd.DataFrame:
 def tree(trace: pd.DataFrame) -> pd.DataFrame:
     """One trace's spans in depth-first order, each after its parent (siblings by start time),
     with ``depth`` (0 for the root) and times re-based on the root's start."""
+    trace = trace.reset_index(drop=True)
     children: dict[Any, list[Any]] = {}
     known = set(trace.span_id)
     for idx, row in trace.sort_values("start_ns").iterrows():
@@ -214,7 +219,7 @@ def waterfall(trace: pd.DataFrame, ax: Axes | None = None, title: str = "") -> A
 
     trace = tree(trace) if "depth" not in trace else trace
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 0.45 * len(trace) + 1))
+        _, ax = plt.subplots(figsize=(10, 0.45 * len(trace) + 1), layout="constrained")
     colours = {s: plt.cm.tab10(i) for i, s in enumerate(dict.fromkeys(trace.service))}
     for y, span in enumerate(trace.itertuples()):
         ax.barh(y, max(span.end_ms - span.start_ms, 0.01), left=span.start_ms, color=colours[span.service])
@@ -225,3 +230,19 @@ def waterfall(trace: pd.DataFrame, ax: Axes | None = None, title: str = "") -> A
     ax.set_xlim(0, trace.end_ms.max() * 1.25)
     ax.set(xlabel="ms since the trace began", title=title)
     return ax
+
+
+def exemplars(text: str, histogram: str = "mlkit_request_latency_seconds") -> pd.DataFrame:
+    """The exemplars of a histogram's buckets in an OpenMetrics exposition: one row per bucket that
+    has one, with the bucket's bound ``le`` (s), the observed value in ms, the request id, the
+    trace id (when tracing) and the time of the observation (unix seconds)."""
+    import pandas as pd
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    rows = [{"le": float(s.labels["le"]), "ms": s.exemplar.value * 1000, "request_id": s.exemplar.labels.get("request_id"),
+             "trace_id": s.exemplar.labels.get("trace_id"),
+             "t": float(s.exemplar.timestamp) if s.exemplar.timestamp is not None else None, **{
+                 k: v for k, v in s.labels.items() if k != "le"}}
+            for family in text_string_to_metric_families(text) if family.name == histogram
+            for s in family.samples if s.name == f"{histogram}_bucket" and s.exemplar is not None]
+    return pd.DataFrame(rows, columns=["le", "ms", "request_id", "trace_id", "t", "version"])
