@@ -61,6 +61,23 @@ def write_config(folder: str | os.PathLike, targets: Mapping[str, str], *, rule_
     return path
 
 
+def add_target(prometheus: BackgroundServer, config: str | os.PathLike, job: str, target: str,
+               timeout: float = 15.0) -> bool:
+    """Add scrape job ``job`` (``"127.0.0.1:port"``) to a running Prometheus: rewrite its config and
+    send SIGHUP, which makes Prometheus reload it. Returns whether the new target is up in time."""
+    import signal
+
+    import yaml
+
+    path = Path(config)
+    data = yaml.safe_load(path.read_text())
+    data["scrape_configs"] = [c for c in data["scrape_configs"] if c["job_name"] != job]
+    data["scrape_configs"].append({"job_name": job, "static_configs": [{"targets": [target]}]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.killpg(os.getpgid(prometheus.pid), signal.SIGHUP)  # its process group: Prometheus, under the launcher's guard
+    return bool(wait_until(lambda: value(prometheus.url, f'up{{job="{job}"}}') == 1, timeout=timeout))
+
+
 def check_rules(path: str | os.PathLike) -> str:
     """Run ``promtool check rules`` on a rule file; return its report, raise if it fails."""
     tool = binary("promtool")
@@ -138,6 +155,17 @@ def value(url: str, promql: str) -> float:
     """The single number a PromQL query gives (NaN when it returns nothing)."""
     result = query(url, promql)
     return float(result[0]["value"][1]) if result else float("nan")
+
+
+def series(url: str, promql: str, start: float, end: float, step: float = 1.0) -> dict[str, Any]:
+    """A range query: ``{label of each series: pandas Series of its values indexed by unix time}``;
+    a series is named by its ``job`` label, else by all its labels."""
+    import pandas as pd
+
+    found = api(url, "/api/v1/query_range", query=promql, start=str(start), end=str(end), step=str(step))["result"]
+    return {r["metric"].get("job") or str(r["metric"]): pd.Series([float(v) for _, v in r["values"]],
+                                                                   index=[float(t) for t, _ in r["values"]])
+            for r in found}
 
 
 def exemplars(url: str, promql: str, start: float, end: float) -> list[dict[str, Any]]:
