@@ -80,10 +80,13 @@ def limit(process: BackgroundServer | int, *, nice: int = 19, cpus: Sequence[int
 
 @dataclass
 class Phase:
-    """One phase: the load run, and each process's CPU (cores) and memory (MB) meanwhile."""
+    """One phase: the load run (from ``started`` to ``ended``, unix seconds), and each process's CPU
+    (cores) and memory (MB) meanwhile."""
 
     name: str
     load: LoadResult
+    started: float = 0.0
+    ended: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     steps_per_s: float | None = None
@@ -101,13 +104,17 @@ def measure(name: str, server_url: str, messages: Sequence[str], *, seconds: flo
             concurrency: int = 8, others: Mapping[str, str] | None = None) -> Phase:
     """Steady load on ``server_url`` for ``seconds``; the CPU and memory of the server and of each
     of ``others`` ({job: metrics url}) from scrapes before and after."""
+    import time
+
     from mlkit.deployment import loadgen
 
     targets = {"model server": server_url.rstrip("/") + "/metrics", **(others or {})}
     before = {job: scrape.scrape(url) for job, url in targets.items()}
+    started = time.time()
     load = loadgen.run(server_url, messages, concurrency=concurrency, rate=rate, duration=seconds)
+    ended = time.time()
     after = {job: scrape.scrape(url) for job, url in targets.items()}
-    phase = Phase(name, load)
+    phase = Phase(name, load, started, ended)
     for job in targets:
         phase.cpu[job], phase.rss_mb[job] = usage(before[job], after[job])
         steps = after[job].value("mlkit_trainer_steps_total") - before[job].value("mlkit_trainer_steps_total")
