@@ -2,7 +2,7 @@
 training job on the same machine, and with that job held back.
 
 * :func:`start_trainer`: the training job (:mod:`mlkit.monitoring.trainer`) as a process with its
-  own ``/metrics``;
+  own ``/metrics`` (started paused, :func:`resume` lets it train);
 * :func:`limit`: hold a running process back, as ``renice`` and ``taskset -a`` would: lowest
   priority (nice 19) and one CPU, for every one of its threads (Linux sets both per thread),
   and one torch thread (the trainer's ``SIGUSR1``);
@@ -30,19 +30,28 @@ if TYPE_CHECKING:
 CPU, MEMORY = "process_cpu_seconds_total", "process_resident_memory_bytes"
 
 
-def start_trainer(*, seconds: float = 120.0, threads: int = 0, name: str = "trainer",
-                  log_dir: str | os.PathLike | None = None) -> BackgroundServer:
-    """Start the training job (ready once it trains and ``/metrics`` answers); it stops by itself
-    after ``seconds``. ``threads=0`` leaves torch its default (one per core)."""
+def start_trainer(*, seconds: float = 120.0, threads: int = 0, paused: bool = False, wait: bool = True,
+                  name: str = "trainer", log_dir: str | os.PathLike | None = None) -> BackgroundServer:
+    """Start the training job; it stops by itself after ``seconds`` of training. ``threads=0``
+    leaves torch its default (one per core). Ready once ``/metrics`` answers: when it trains, or,
+    ``paused``, when it waits for :func:`resume`. ``wait=False`` returns at once (then call
+    ``.wait_ready()``)."""
     from pathlib import Path
 
     from mlkit.course.processes import BackgroundServer
 
     env = {"OMP_NUM_THREADS": None, "MKL_NUM_THREADS": None, "PYTHONWARNINGS": "ignore"}  # torch picks, as a job would
+    flags = ["--paused"] if paused else []
     return BackgroundServer.python("-m", "mlkit.monitoring.trainer", "--port", "{port}", "--seconds", str(seconds),
-                                   "--threads", str(threads), name=name, health_path="/metrics",
-                                   startup_timeout=60, env=env,
-                                   log_file=Path(log_dir) / f"{name}.log" if log_dir else None).start()
+                                   "--threads", str(threads), *flags, name=name, health_path="/metrics",
+                                   startup_timeout=120, env=env,
+                                   log_file=Path(log_dir) / f"{name}.log" if log_dir else None).start(wait=wait)
+
+
+def resume(trainer: BackgroundServer) -> None:
+    """Let a trainer started ``paused`` train (``SIGUSR2``)."""
+    trainer.wait_ready()
+    os.kill(command_pid(trainer), signal.SIGUSR2)
 
 
 def last_cpu() -> int:

@@ -64,7 +64,8 @@ def write_config(folder: str | os.PathLike, targets: Mapping[str, str], *, rule_
 def add_target(prometheus: BackgroundServer, config: str | os.PathLike, job: str, target: str,
                timeout: float = 15.0) -> bool:
     """Add scrape job ``job`` (``"127.0.0.1:port"``) to a running Prometheus: rewrite its config and
-    send SIGHUP, which makes Prometheus reload it. Returns whether the new target is up in time."""
+    send SIGHUP, which makes Prometheus reload it. Returns whether the new target is up within
+    ``timeout`` seconds (``timeout=0``: does not wait, returns False)."""
     import signal
 
     import yaml
@@ -75,7 +76,7 @@ def add_target(prometheus: BackgroundServer, config: str | os.PathLike, job: str
     data["scrape_configs"].append({"job_name": job, "static_configs": [{"targets": [target]}]})
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     os.killpg(os.getpgid(prometheus.pid), signal.SIGHUP)  # its process group: Prometheus, under the launcher's guard
-    return bool(wait_until(lambda: value(prometheus.url, f'up{{job="{job}"}}') == 1, timeout=timeout))
+    return timeout > 0 and bool(wait_until(lambda: value(prometheus.url, f'up{{job="{job}"}}') == 1, timeout=timeout))
 
 
 def check_rules(path: str | os.PathLike) -> str:

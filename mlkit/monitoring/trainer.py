@@ -10,13 +10,16 @@ in batches of 256: real training, whose matrix products use every core torch is 
 (``--threads``, default torch's own choice). ``GET /metrics`` (prometheus_client's default
 registry) shows its process CPU seconds and memory (``process_*``), its steps
 (``mlkit_trainer_steps_total``), its loss and its torch threads. ``SIGUSR1`` cuts it to one
-thread while it runs. It stops by itself after ``--seconds``.
+thread while it runs. It stops by itself after ``--seconds`` of training. With ``--paused`` it
+gets ready (imports torch, builds the model, serves ``/metrics``) and waits for ``SIGUSR2`` to
+start: lesson 05 starts it early and lets it train when the measurement wants it to.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import threading
 import time
 
 
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--seconds", type=float, default=120.0, help="stop after this long")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--paused", action="store_true", help="wait for SIGUSR2 before training")
     args = parser.parse_args(argv)
 
     import torch
@@ -42,12 +46,18 @@ def main(argv: list[str] | None = None) -> None:
         threads.set(1)
 
     signal.signal(signal.SIGUSR1, one_thread)
+    go = threading.Event()
+    signal.signal(signal.SIGUSR2, lambda *_: go.set())
     torch.manual_seed(0)
     teacher = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10))
     student = torch.nn.Sequential(torch.nn.Linear(64, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
                                   torch.nn.ReLU(), torch.nn.Linear(512, 10))
     optimizer = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9)
-    started = False
+    started = args.paused
+    if args.paused:
+        start_http_server(args.port, addr="127.0.0.1")
+        while not go.wait(0.1):  # a short wait, so the signal handler runs
+            pass
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         x = torch.randn(256, 64)
