@@ -74,10 +74,17 @@ class Tracing:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open while the process serves
-        provider = TracerProvider(resource=Resource.create({"service.name": service}))
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=span_line)))
-        self.tracer = provider.get_tracer("mlkit")
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open while the process serves
+        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        self.provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=self.file, formatter=span_line)))
+        self.tracer = self.provider.get_tracer("mlkit")
+
+    def close(self) -> None:
+        """Stop recording and close the file (a process that ends needs no call)."""
+        if self.tracer is not None:
+            self.provider.shutdown()
+            self.file.close()
+            self.tracer = None
 
     @property
     def active(self) -> bool:
@@ -219,7 +226,8 @@ def waterfall(trace: pd.DataFrame, ax: Axes | None = None, title: str = "") -> A
 
     trace = tree(trace) if "depth" not in trace else trace
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 0.45 * len(trace) + 1), layout="constrained")
+        _, ax = plt.subplots(figsize=(10, 0.45 * len(trace) + 1))
+        ax.figure.subplots_adjust(left=0.25)  # room for the span names
     colours = {s: plt.cm.tab10(i) for i, s in enumerate(dict.fromkeys(trace.service))}
     for y, span in enumerate(trace.itertuples()):
         ax.barh(y, max(span.end_ms - span.start_ms, 0.01), left=span.start_ms, color=colours[span.service])
@@ -227,7 +235,10 @@ def waterfall(trace: pd.DataFrame, ax: Axes | None = None, title: str = "") -> A
     ax.set_yticks(range(len(trace)), [f"{'  ' * s.depth}{s.service}: {s.name}" for s in trace.itertuples()],
                   fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(0, trace.end_ms.max() * 1.25)
+    right = trace.end_ms.max() * 1.25
+    if not ax.get_autoscalex_on():  # an axis shared with a waterfall drawn before: keep room for both
+        right = max(right, ax.get_xlim()[1])
+    ax.set_xlim(0, right)
     ax.set(xlabel="ms since the trace began", title=title)
     return ax
 

@@ -24,6 +24,9 @@ def _one_request(tmp_path, featurize_s: float = 0.0, request_id: str = "req-1") 
             time.sleep(featurize_s)
         with server.step("predict", items=1):
             pass
+    router.close()
+    server.close()
+    assert not server.active
     return [router.path, server.path]
 
 
@@ -82,6 +85,7 @@ def test_a_caller_outside_the_files_makes_the_router_the_root(tmp_path):
         inject(incoming)
         with router.proxy(incoming, {}):
             pass
+    router.close()
     files = tracing.read([router.path])
     rid = files.request_id.iloc[0]
     assert len(rid) == 32  # the router made a request id: the client sent none
@@ -115,6 +119,7 @@ def test_the_exemplar_joins_the_metric_to_the_trace_and_only_openmetrics_shows_i
     server = tracing.Tracing(tmp_path / "server.jsonl", "model server")
     with server.request("model server", {}, "slow-1"):
         metrics.request("1", "ok", 0.034, server.exemplar("slow-1"))
+    server.close()
     metrics.request("1", "ok", 0.0012, server.exemplar("fast-1"))
     text, content_type = metrics.text(tracing.OPENMETRICS)
     assert content_type.startswith("application/openmetrics-text")
@@ -136,4 +141,11 @@ def test_waterfall_draws_a_bar_per_span(tmp_path):
     trace = tracing.trace_of(tracing.read(_one_request(tmp_path)), "req-1")
     ax = tracing.waterfall(trace, title="one request")
     assert len(ax.patches) == 5 and ax.get_title() == "one request"
+    assert ax.get_xlim()[1] == pytest.approx(trace.end_ms.max() * 1.25)
+    import matplotlib.pyplot as plt
+
+    _, (top, bottom) = plt.subplots(2, 1, sharex=True)
+    tracing.waterfall(trace, top)
+    tracing.waterfall(trace.assign(end_ms=trace.end_ms / 10), bottom)  # a shorter trace drawn second
+    assert top.get_xlim()[1] == pytest.approx(trace.end_ms.max() * 1.25)  # the longer one still fits
     assert [t.get_text().strip() for t in ax.get_yticklabels()][0] == "router: router"
