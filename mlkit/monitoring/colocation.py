@@ -147,3 +147,22 @@ def compare(phases: Sequence[Phase]) -> pd.DataFrame:
         row["trainer steps/s"] = p.steps_per_s
         rows[p.name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def figure(phases: Sequence[Phase], panels: Mapping[str, Mapping[str, Any]]) -> Any:
+    """Time series from Prometheus (``{panel title: {job: pandas Series by unix time}}``, as
+    :func:`mlkit.monitoring.prom.series` gives them), one panel each, with the phases shaded."""
+    import matplotlib.pyplot as plt
+
+    start = phases[0].started
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3), layout="constrained", squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for job, values in series.items():
+            ax.plot(values.index - start, values.values, label=job)
+        for p in phases:
+            ax.axvspan(p.started - start, p.ended - start, alpha=0.1, color="grey")
+            ax.text((p.started + p.ended) / 2 - start, 1.0, p.name, transform=ax.get_xaxis_transform(), ha="center",
+                    va="bottom", fontsize=7)
+        ax.set(xlabel="seconds since the first phase began", ylabel=title)
+    axes[0][0].legend(fontsize=8)
+    return fig

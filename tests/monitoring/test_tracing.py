@@ -4,6 +4,7 @@ request id in the span, the exemplar and the OpenMetrics exposition."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
@@ -149,3 +150,35 @@ def test_waterfall_draws_a_bar_per_span(tmp_path):
     tracing.waterfall(trace.assign(end_ms=trace.end_ms / 10), bottom)  # a shorter trace drawn second
     assert top.get_xlim()[1] == pytest.approx(trace.end_ms.max() * 1.25)  # the longer one still fits
     assert [t.get_text().strip() for t in ax.get_yticklabels()][0] == "router: router"
+
+
+def test_the_router_process_writes_its_spans_and_passes_the_trace_on(tmp_path):
+    """A real router process (lesson 04's, started with a trace file) in front of a plain HTTP
+    server: the router's two spans land in the file with the request id it made, and the request
+    the backend receives carries that id and a traceparent naming the forward span."""
+    from mlkit.course import http, processes
+    from mlkit.deployment import launch
+
+    seen = tmp_path / "seen.json"
+    backend = processes.BackgroundServer.python(
+        "-c", "import http.server, json, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self): self.send_response(200); self.end_headers()\n"
+        "    def do_POST(self):\n"
+        "        open(sys.argv[2], 'w').write(json.dumps(dict(self.headers)))\n"
+        "        self.send_response(200); self.send_header('content-type', 'application/json'); self.end_headers()\n"
+        "        self.wfile.write(b'{}')\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+        "{port}", str(seen), name="plain backend", health_path="/")
+    with backend, launch.start_router({"blue": backend.url}, "blue", trace_file=tmp_path / "router.jsonl") as router:
+        assert http.request("POST", router.url + "/predict", json={"text": "hi"}).status_code == 200
+    spans = tracing.read([tmp_path / "router.jsonl"])
+    assert list(spans.name) == ["forward", "router"]  # written as each ends: the child first
+    forwarded = {k.lower(): v for k, v in json.loads(seen.read_text()).items()}
+    rid = forwarded["x-request-id"]
+    trace = tracing.trace_of(spans, rid)
+    assert list(trace.name) == ["router", "forward"] and set(trace.request_id) == {rid}
+    version, trace_id, parent, _ = forwarded["traceparent"].split("-")
+    forward = trace.set_index("name").loc["forward"]
+    assert (version, trace_id, parent) == ("00", forward.trace_id, forward.span_id)
