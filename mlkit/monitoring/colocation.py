@@ -7,7 +7,8 @@ training job on the same machine, and with that job held back.
   priority (nice 19) and one CPU, for every one of its threads (Linux sets both per thread),
   and one torch thread (the trainer's ``SIGUSR1``);
 * :func:`measure`: one phase: load from lesson 04's load generator, and the CPU and memory each
-  process used meanwhile, from their ``process_*`` metrics (two scrapes each);
+  process used meanwhile, from their ``process_*`` metrics (two scrapes each), and what the
+  rest of the machine used (the noisy neighbours a shared machine has);
 * :func:`compare`: the phases side by side, one row each.
 """
 
@@ -99,6 +100,7 @@ class Phase:
     cpu: dict[str, float] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
     steps_per_s: float | None = None
+    others_cpu: float | None = None  # cores used by every other program (the load generator's process excluded)
 
 
 def usage(before: scrape.Snapshot, after: scrape.Snapshot) -> tuple[float, float]:
@@ -115,26 +117,34 @@ def measure(name: str, server_url: str, messages: Sequence[str], *, seconds: flo
     of ``others`` ({job: metrics url}) from scrapes before and after."""
     import time
 
+    import psutil
+
     from mlkit.deployment import loadgen
 
     targets = {"model server": server_url.rstrip("/") + "/metrics", **(others or {})}
     before = {job: scrape.scrape(url) for job, url in targets.items()}
+    me, machine = psutil.Process().cpu_times(), psutil.cpu_times()
     started = time.time()
     load = loadgen.run(server_url, messages, concurrency=concurrency, rate=rate, duration=seconds)
     ended = time.time()
+    me_after, machine_after = psutil.Process().cpu_times(), psutil.cpu_times()
     after = {job: scrape.scrape(url) for job, url in targets.items()}
     phase = Phase(name, load, started, ended)
+    busy = [sum(t) - t.idle - getattr(t, "iowait", 0.0) for t in (machine, machine_after)]
+    mine = (me_after.user + me_after.system) - (me.user + me.system)
     for job in targets:
         phase.cpu[job], phase.rss_mb[job] = usage(before[job], after[job])
         steps = after[job].value("mlkit_trainer_steps_total") - before[job].value("mlkit_trainer_steps_total")
         if steps:
             phase.steps_per_s = steps / (after[job].at - before[job].at)
+    phase.others_cpu = max(0.0, (busy[1] - busy[0] - mine) / (ended - started) - sum(phase.cpu.values()))
     return phase
 
 
 def compare(phases: Sequence[Phase]) -> pd.DataFrame:
     """One row per phase: requests, errors, p50 and p99 (ms, as the client saw them), throughput,
-    each process's CPU (cores) and memory (MB), and the trainer's steps per second."""
+    each process's CPU (cores) and memory (MB), the trainer's steps per second, and the CPU that
+    every other program on the machine used (cores)."""
     import pandas as pd
 
     rows = {}
@@ -145,6 +155,7 @@ def compare(phases: Sequence[Phase]) -> pd.DataFrame:
         row.update({f"{job} CPU": cores for job, cores in p.cpu.items()})
         row.update({f"{job} MB": mb for job, mb in p.rss_mb.items()})
         row["trainer steps/s"] = p.steps_per_s
+        row["other programs CPU"] = p.others_cpu
         rows[p.name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 

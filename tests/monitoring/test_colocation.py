@@ -38,13 +38,14 @@ def test_compare_puts_each_phase_on_a_row_with_the_clients_percentiles():
                              rss_mb={"model server": 500.0})
     beside = colocation.Phase("training beside", _load([1.0] * 90 + [40.0] * 10, failed=2),
                               cpu={"model server": 0.1, "trainer": 1.8}, rss_mb={"model server": 500.0, "trainer": 300.0},
-                              steps_per_s=50.0)
+                              steps_per_s=50.0, others_cpu=0.3)
     table = colocation.compare([alone, beside])
     assert list(table.index) == ["serving alone", "training beside"]
     assert table.loc["serving alone", "p99_ms"] == pytest.approx(rollout.percentile([1.0] * 98 + [2.0, 3.0], 99))
     assert table.loc["training beside", "p99_ms"] == pytest.approx(40.0)
     assert table.loc["training beside", "errors"] == 2 and table.loc["training beside", "requests"] == 102
     assert table.loc["training beside", "trainer CPU"] == 1.8 and table.loc["training beside", "trainer steps/s"] == 50
+    assert table.loc["training beside", "other programs CPU"] == 0.3
     assert table["trainer CPU"].isna().iloc[0]  # no trainer in the first phase: no number, not a zero
     assert table.loc["serving alone", "req_per_s"] == pytest.approx(50)  # 100 answered in 2 s
 
