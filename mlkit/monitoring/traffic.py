@@ -29,9 +29,12 @@ def send(url: str, texts: Sequence[str], request_ids: Sequence[str], workers: in
         return list(pool.map(lambda pair: predict(url, *pair), zip(texts, request_ids)))
 
 
-def set_faults(server: Any, *, latency_ms: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
+def set_faults(server: Any, *, latency_ms: float = 0.0, error_rate: float = 0.0, featurize_ms: float = 0.0
+               ) -> dict[str, Any]:
     """Switch the fault injection of ``server`` (lesson 04's model server, as the launcher started
-    it: ``POST /admin/settings`` with its admin token)."""
+    it: ``POST /admin/settings`` with its admin token): extra latency per request, a share of
+    failing requests, extra time in the featurize step."""
     from mlkit.deployment import launch
 
-    return launch.admin(server, fault_latency_ms=latency_ms, fault_error_rate=error_rate)
+    return launch.admin(server, fault_latency_ms=latency_ms, fault_error_rate=error_rate,
+                        fault_featurize_ms=featurize_ms)

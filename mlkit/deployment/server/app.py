@@ -118,11 +118,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "max_batch": settings.max_batch, "max_chars": settings.max_chars, "max_body_bytes": server.max_body}})
 
     @app.get("/metrics", response_class=Response, responses={200: {
-        "description": "Prometheus metrics (text exposition format)",
+        "description": "Prometheus metrics (text exposition format; OpenMetrics, with exemplars, when asked for)",
         "content": {"text/plain": {"schema": {"type": "string"}}}}})
-    async def metrics() -> Response:
-        """Prometheus metrics (text format)."""
-        text, content_type = server.metrics.text()
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (text format, or OpenMetrics with exemplars when asked for)."""
+        text, content_type = server.metrics.text(request.headers.get("accept"))
         return Response(text, media_type=content_type)
 
     async def admin_settings(request: Request) -> Response:

@@ -9,6 +9,9 @@ The model runs in worker threads (:meth:`Server.run_model`, at most ``MLKIT_SCOR
 at once), never on the event loop: a batch being scored does not hold up ``/health/live``.
 A request id comes from the client's ``x-request-id`` header when it is a short plain token
 (:data:`REQUEST_ID`), else the server makes one: what a client sends is never logged as it is.
+
+Upward import: mlkit.monitoring.tracing, because lesson 05 traces each request through the server
+(a span per request and per step, featurize and predict, when ``MLKIT_TRACE_FILE`` is set).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from mlkit.deployment.server.batcher import MicroBatcher
 from mlkit.deployment.server.cache import PredictionCache
 from mlkit.deployment.server.metrics import ServerMetrics
 from mlkit.deployment.server.settings import FAULTS, RuntimeSettings, ServerSettings
+from mlkit.monitoring.tracing import Tracing
 
 INLINE_LOG_ITEMS = 8  # a request's log lines are written on the loop up to this many items, else in a thread
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a client's x-request-id: 1-64 plain characters
@@ -67,6 +71,7 @@ class Server:
         self.batcher.window_ms = self.runtime["microbatch_ms"]
         self.log = inference_log.InferenceLog(settings.inference_log, keep_raw=settings.log_text)
         self.faults = random.Random(0)  # the injected faults, reproducible for a given order of requests
+        self.tracing = Tracing(settings.trace_file, "model server")
 
     # ------------------------------------------------------------------ model
     def load(self) -> None:
@@ -89,7 +94,12 @@ class Server:
     def score(self, items: Sequence[Any]) -> list[Scored]:
         """One model call (featurize, predict) for a batch; its size goes to the metrics."""
         assert self.adapter is not None
-        scored = self.adapter.score(items)
+        with self.tracing.step("featurize", items=len(items)):
+            if self.runtime["fault_featurize_ms"]:  # the slow-featurizer fault (lesson 05 finds it in a trace)
+                time.sleep(self.runtime["fault_featurize_ms"] / 1000)
+            features = self.adapter.featurize(items)
+        with self.tracing.step("predict", items=len(items)):
+            scored = self.adapter.predict(features)
         self.metrics.batch_size.labels(self.version).observe(len(items))
         return scored
 
@@ -195,26 +205,34 @@ class Server:
 
     async def handle(self, request: Request, endpoint: str, body: Any,
                      respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
-        """Both prediction endpoints: faults, model, metrics, inference log, response."""
+        """Both prediction endpoints: faults, model, metrics, inference log, response (in a span
+        that carries the request id, when tracing is on)."""
+        rid = request_id(request.headers.get("x-request-id"))
+        with self.tracing.request("model server", request.headers, rid, endpoint=endpoint):
+            return await self.serve(rid, endpoint, body, respond)
+
+    async def serve(self, rid: str, endpoint: str, body: Any,
+                    respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
+        """One prediction request, once its id is known (:meth:`handle`)."""
         t0 = time.perf_counter()
         if not self.ready or self.adapter is None:
             return self.not_ready()
         adapter = self.adapter
         items, options = adapter.unpack(body)
-        rid = request_id(request.headers.get("x-request-id"))
         try:
             await self.inject()
             scored, hits = await self.predict(items)
         except Injected:
             seconds = time.perf_counter() - t0
-            self.metrics.latency.labels(self.version).observe(seconds)
+            self.metrics.latency.labels(self.version).observe(seconds, self.tracing.exemplar(rid))
             await self.log_request(rid, endpoint, "error", seconds, items, None, None, options)
             return errors.response(500, "injected fault: this server is set to fail a share of requests "
                                    "(fault_error_rate); retry, or ask its operator", request_id=rid,
                                    headers={"x-model-version": self.version, "x-request-id": rid})
         scored = self.spoil(scored)
         seconds = time.perf_counter() - t0
-        self.metrics.latency.labels(self.version).observe(seconds)  # counted by the guard, by status
+        # counted by the guard, by status; the latency with the request's exemplar (lesson 05's traces)
+        self.metrics.latency.labels(self.version).observe(seconds, self.tracing.exemplar(rid))
         labels: dict[str, int] = {}
         for s in scored:
             label = adapter.label(s, options)
