@@ -179,7 +179,7 @@ def diff_interval(count1: int, n1: int, count2: int, n2: int, alpha: float = 0.0
 def table(counts: dict[str, Counts], blue: str, alpha: float = 0.01) -> pd.DataFrame:
     """Per version: (a) the prediction distribution, the share flagged as spam and its difference
     from blue's (percentage points, with its interval); (b) the business metric, "not spam"
-    clicks per 1,000 matured messages with its interval, and the clicks arrived so far."""
+    clicks per 1,000 matured messages, with its interval."""
     import pandas as pd
 
     b = counts.get(blue)
@@ -191,7 +191,7 @@ def table(counts: dict[str, Counts], blue: str, alpha: float = 0.01) -> pd.DataF
             f_lo, f_hi = diff_interval(c.flagged, c.messages, b.flagged, b.messages, alpha)
             row.update({"vs blue, pp": row["flagged %"] - 100 * b.flagged / b.messages,
                         "pp low": f_lo / 10, "pp high": f_hi / 10})
-        row.update({"clicks arrived": c.arrived, "matured": c.matured, "clicks": c.clicks,
+        row.update({"matured": c.matured, "clicks": c.clicks,
                     "per 1,000": 1000 * c.clicks / c.matured if c.matured else float("nan"),
                     "low": lo, "high": hi})
         rows[version] = row
@@ -234,7 +234,7 @@ def watch(router_url: str, stream: Mailstream, *, blue: str, canary: str, rule: 
     stream's evidence, and tell the router: ``/admin/advance`` on "pass", ``/admin/rollback``
     with the verdict's reason on "rollback". Stops when the ramp ends (rolled back, by either
     rule, or promoted) or after ``timeout_s``. Returns the last verdict and one row per look
-    (seconds, the ramp's status and stage, the verdict's numbers)."""
+    (seconds on the stream's clock, the ramp's status, the verdict and its numbers)."""
     import pandas as pd
 
     from mlkit.course import http
@@ -245,8 +245,10 @@ def watch(router_url: str, stream: Mailstream, *, blue: str, canary: str, rule: 
         time.sleep(every_s)
         verdict = judge(stream.counts(), blue=blue, canary=canary, rule=rule)
         ramp = http.call(router_url, "/admin/status")["ramp"]
-        looks.append({"s": stream.elapsed(), "ramp": ramp["status"], "stage": ramp.get("stage"),
-                      **verdict.row()})
+        looks.append({"s": stream.elapsed(), "ramp": ramp["status"], "decision": verdict.decision,
+                      "canary matured": verdict.canary_matured, "canary per 1,000": verdict.canary_per_1000,
+                      "blue per 1,000": verdict.blue_per_1000, "diff low": verdict.diff_low,
+                      "diff high": verdict.diff_high})
         if ramp["status"] not in ("starting", "running", "holding") or time.monotonic() > t_end:
             break
         if verdict.decision == "rollback":
@@ -256,4 +258,26 @@ def watch(router_url: str, stream: Mailstream, *, blue: str, canary: str, rule: 
         if verdict.decision == "pass" and approved != ramp.get("stage"):
             approved = ramp.get("stage")
             http.call(router_url, "/admin/advance", {})
-    return verdict, pd.DataFrame(looks).drop(columns="reason")
+    return verdict, pd.DataFrame(looks)
+
+
+def messages_to_pass(per_1000: float, rule: Rule = Rule(), blue_per_canary: float = 19.0) -> int:
+    """How many matured canary messages a canary exactly as good as blue needs before
+    :func:`judge` can say "pass": both at ``per_1000`` clicks per 1,000 messages, blue with
+    ``blue_per_canary`` times as many messages (19 at a 5 % canary). Doubling, then bisection."""
+    if per_1000 < 0 or rule.tolerance_per_1000 <= 0:
+        raise ValueError("per_1000 is a rate (>= 0) and the rule needs a positive tolerance to pass anything")
+
+    def passes(n: int) -> bool:
+        nb = round(n * blue_per_canary)
+        return diff_interval(round(per_1000 * n / 1000), n, round(per_1000 * nb / 1000), nb,
+                             rule.alpha)[1] < rule.tolerance_per_1000
+
+    hi = 100
+    while not passes(hi):
+        hi *= 2
+    lo = hi // 2
+    while hi - lo > max(1, hi // 200):  # to half a percent
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
+    return hi
