@@ -23,6 +23,7 @@ the folder and click "not spam"; those clicks are the business signal, and they 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -99,7 +100,7 @@ class Mailstream:
             rows = []
             for j, label in zip(self.picks[i % len(self.picks)], labels):
                 ham, flagged = self.ham[j], label == "spam"
-                click_t = float("inf")
+                click_t = math.inf
                 if ham and flagged and self._rng.random() < self.click_prob:
                     delay = self._rng.exponential(self.mean_delay_s)
                     if delay <= self.window_s:
@@ -117,12 +118,13 @@ class Mailstream:
             if t > now:
                 continue
             c = out.setdefault(version, [0, 0, 0, 0, 0])
+            clicked = click_t <= now and click_t != math.inf  # inf: this message gets no click
             c[0] += 1
             c[1] += flagged
-            c[4] += click_t <= now
+            c[4] += clicked
             if t + self.window_s <= now:  # its window has closed: its click count is final
                 c[2] += 1
-                c[3] += click_t <= now
+                c[3] += clicked
         return {v: Counts(*c) for v, c in sorted(out.items())}
 
 
