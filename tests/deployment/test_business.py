@@ -186,6 +186,7 @@ def test_a_fast_error_free_canary_is_rolled_back_on_the_business_metric(router, 
     assert ramp["reason"].startswith("stage 25%: business metric: not-spam clicks")
     assert (looks.decision.iloc[:-1] == "hold").all() and looks["canary matured"].iloc[-1] >= 160
     stage = ramp["history"][-1]
+    assert stage["requests"] >= slo.min_requests  # the router had judged green: 160 matured messages are 10 requests
     assert rollout.breach(rollout.Window(stage["requests"], stage["errors"], stage["p99_ms"]), slo) is None
     assert result.failed == 0 and stage["errors"] == 0  # nothing a status code or latency gate could see
     counts = stream.counts()
