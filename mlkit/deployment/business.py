@@ -188,7 +188,9 @@ def table(counts: dict[str, Counts], blue: str, alpha: float = 0.01) -> pd.DataF
     rows = {}
     for version, c in counts.items():
         lo, hi = rate_interval(c.clicks, c.matured, alpha)
-        row = {"messages": c.messages, "flagged %": 100 * c.flagged / c.messages if c.messages else float("nan")}
+        nan = float("nan")
+        row = {"messages": c.messages, "flagged %": 100 * c.flagged / c.messages if c.messages else nan,
+               "vs blue, pp": nan, "pp low": nan, "pp high": nan}
         if b is not None and version != blue and c.messages and b.messages:
             f_lo, f_hi = diff_interval(c.flagged, c.messages, b.flagged, b.messages, alpha)
             row.update({"vs blue, pp": row["flagged %"] - 100 * b.flagged / b.messages,
@@ -220,7 +222,7 @@ def judge(counts: dict[str, Counts], *, blue: str, canary: str, rule: Rule = Rul
         return Verdict("hold", why, c.matured, c_rate, b_rate, float("nan"), float("nan"))
     low, high = diff_interval(c.clicks, c.matured, b.clicks, b.matured, rule.alpha)
     level = f"{1 - rule.alpha:.0%}"
-    numbers = (f"not-spam clicks {c_rate:.1f} per 1,000 messages on {canary} against {b_rate:.1f} on {blue}, "
+    numbers = (f"not-spam clicks {c_rate:.1f} per 1,000 messages on version {canary} against {b_rate:.1f} on {blue}, "
                f"a difference of {c_rate - b_rate:+.1f} ({level} CI {low:+.1f} to {high:+.1f}) "
                f"over {c.matured} canary messages")
     if low > 0:
