@@ -1,7 +1,8 @@
 """Liveness under load (issue 30): how long ``GET /health/live`` takes while the largest batches
 the schema allows (256 messages of 2,000 non-ASCII characters, about 1 MB of UTF-8 JSON) are
 scored at full concurrency, with the model run on the event loop (the old server) and in a
-worker thread (the new default), on the same server process, in alternating rounds.
+worker thread (the new default), on the same server process (writing its inference log, as in
+the lessons), in alternating rounds.
 
     .venv/bin/python benchmarks/liveness.py [--concurrency 8] [--seconds 5] [--rounds 3] [--smoke]
 
@@ -10,8 +11,8 @@ worker thread (the new default), on the same server process, in alternating roun
 A probe asks ``/health/live`` every 10 ms from its own thread and connection (what a Kubernetes
 liveness probe does, more often). Each mode keeps its median round (by probe p99). A row
 "idle" probes the same server with no load: the machine's own noise floor. Writes
-``benchmarks/liveness.json``; record ``uptime``'s load beside the numbers: on a shared machine
-the scheduler's delays add to every probe.
+``benchmarks/results/liveness.json``, which ``run_all.py`` renders in RESULTS.md, with the load
+average: on a shared machine the scheduler's delays add to every probe.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="largest batches in flight at once")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=str(HERE / "liveness.json"))
+    parser.add_argument("--out", default=str(HERE / "results" / "liveness.json"))
     parser.add_argument("--smoke", action="store_true", help="one short round (checks the script, not the numbers)")
     args = parser.parse_args()
     if args.smoke:
@@ -44,7 +45,10 @@ def main() -> None:
     ws = mlkit.setup("benchmark_liveness")
     ref = ws.require("model@champion")
     rounds: dict[str, list[loadgen.LivenessResult]] = {"idle": [], "loop": [], "thread": []}
-    with launch.start_server(ref.uri, name="liveness server", tracking_uri=ws.tracking_uri) as server:
+    log = ws.path("liveness-inference.jsonl")  # the server writes its inference log, as in the lessons
+    log.unlink(missing_ok=True)
+    with launch.start_server(ref.uri, name="liveness server", tracking_uri=ws.tracking_uri,
+                             inference_log=log) as server:
         limits = http.call(server.url, "/metadata")["limits"]
         body = loadgen.largest_batch(limits["max_batch"], limits["max_chars"])
         for r in range(args.rounds):
