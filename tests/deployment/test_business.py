@@ -154,6 +154,19 @@ def test_a_held_ramp_waits_for_its_verdict_then_advances(router, messages):
     assert [h["passed"] for h in status["ramp"]["history"]] == [True, False]
 
 
+def test_a_held_ramp_without_a_verdict_rolls_back(router, messages):
+    slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=5)
+    run = loadgen.start(router.url, messages, concurrency=2, duration=60)
+    try:
+        http.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.2, "slo": slo.to_dict(),
+                                              "stages": [0.5, 1.0], "hold": True, "hold_s": 0.5})
+        ramp = wait_for(router, lambda r: r["status"] == "rolled_back")
+    finally:
+        run.stop()
+    assert ramp["reason"] == "stage 50%: no verdict within 0.5 s of holding", ramp
+    assert http.call(router.url, "/admin/status")["primary"] == "blue"
+
+
 def wait_for(router, condition, timeout: float = 30.0) -> dict:
     import time
 
