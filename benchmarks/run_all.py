@@ -6,7 +6,8 @@
 
 Areas: set-up (uv against pip), course time (each notebook, fast and full, against its
 budget), import cost (`import mlkit` and each lesson's set-up cell), training (Trainer
-against a plain PyTorch loop), serving (bare FastAPI, the course's server, the router),
+against a plain PyTorch loop), serving (bare FastAPI, the course's server, the router), liveness
+(/health/live while the largest valid batches are scored, model on the loop or in a thread),
 monitoring (drift report time by rows), grading throughput and the test suite by part. Each area repeats its
 measurement, keeps the median and the spread (min-max), and saves JSON under
 benchmarks/results/; RESULTS.md is rebuilt from every JSON there, so one area can be rerun
@@ -39,7 +40,7 @@ COURSE_MODES = ("fast", "full")  # --course-modes full reruns one mode and keeps
 CAPSTONE_BUDGET = {"fast": 90.0, "full": 480.0}
 # make test: issue 29 aims at 10 minutes (the hard line is 20); make test-fast at 3
 BUDGETS = {"setup_uv_s": 60.0, "import_s": 0.3, "trainer_ratio": 0.95, "server_vs_bare": 0.8,
-           "router_vs_direct": 0.6, "make_test_s": 600.0, "make_test_fast_s": 180.0}
+           "router_vs_direct": 0.6, "make_test_s": 600.0, "make_test_fast_s": 180.0, "liveness_p99_ms": 20.0}
 TEST_TARGETS = ("test-fast", "test")  # --tests-targets test-fast reruns one and keeps the other's results
 
 
@@ -193,6 +194,11 @@ def bench_serving(smoke: bool) -> dict:
     return _json_script("serving.py", smoke)
 
 
+def bench_liveness(smoke: bool) -> dict:
+    """benchmarks/liveness.py: /health/live under the largest valid batches, model on the loop vs in a thread."""
+    return _json_script("liveness.py", smoke)
+
+
 def bench_monitoring(smoke: bool) -> dict:
     """benchmarks/drift_scale.py: Evidently drift report time at 1k, 10k and 100k rows."""
     return _json_script("drift_scale.py", smoke)
@@ -267,7 +273,7 @@ def bench_grading(smoke: bool) -> dict:
 
 AREAS: dict[str, Callable[[bool], dict]] = {
     "setup": bench_setup, "course": bench_course, "import": bench_import, "training": bench_training,
-    "serving": bench_serving, "monitoring": bench_monitoring, "grading": bench_grading, "tests": bench_tests,
+    "serving": bench_serving, "liveness": bench_liveness, "monitoring": bench_monitoring, "grading": bench_grading, "tests": bench_tests,
 }
 
 
@@ -375,6 +381,26 @@ def _serving_md(d: dict) -> list[str]:
     return rows
 
 
+def _liveness_md(d: dict) -> list[str]:
+    if "missing" in d:
+        return [f"`benchmarks/{d['missing']}` is not there yet."]
+    cfg = d.get("settings", {})
+    names = {"idle": "no load (the machine's noise floor)", "loop": "model on the event loop (the old server)",
+             "thread": "model in a worker thread (the server now)"}
+    rows = [f"`GET /health/live` every 10 ms while {cfg.get('concurrency', '?')} of the largest valid batches "
+            f"({cfg.get('body_bytes', 0):,} bytes: 256 messages of 2,000 non-ASCII characters) are in flight for "
+            f"{cfg.get('seconds', '?')} s; median of {cfg.get('rounds', '?')} alternating rounds, one server. "
+            f"Load average {d.get('machine', {}).get('load_average_1m', '?')} when measured.", "",
+            "| scoring | probe p50 | probe p99 | probe max | batches/s | budget (p99) | |", "|---|---|---|---|---|---|---|"]
+    for k, name in names.items():
+        if k in d:
+            r = d[k]
+            budget, ok = ("< 20 ms", r["probe_p99_ms"] < BUDGETS["liveness_p99_ms"]) if k == "thread" else ("", None)
+            rows.append(f"| {name} | {r['probe_p50_ms']:.1f} ms | {r['probe_p99_ms']:.1f} ms | {r['probe_max_ms']:.1f} ms | "
+                        f"{r['batches_per_s']:.2f} | {budget} | {verdict(ok) if ok is not None else ''} |")
+    return rows
+
+
 def _monitoring_md(d: dict) -> list[str]:
     if "missing" in d:
         return [f"`benchmarks/{d['missing']}` is not there yet."]
@@ -442,7 +468,7 @@ def _grading_md(d: dict) -> list[str]:
 
 
 RENDER = {"grading": _grading_md, "setup": _setup_md, "course": _course_md, "import": _import_md, "training": _training_md,
-          "serving": _serving_md, "monitoring": _monitoring_md, "tests": _tests_md}
+          "serving": _serving_md, "liveness": _liveness_md, "monitoring": _monitoring_md, "tests": _tests_md}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 
 def main() -> None:
@@ -31,9 +30,7 @@ def main() -> None:
     ref = ws.require("model@champion")
     messages = ws.require("data@v1").test().text.tolist()
     env = launch.server_env(ref.uri, ws.tracking_uri)
-    old_app = "mlkit.deployment.server:app"  # the single-file server before the split
-    old = BackgroundServer([sys.executable, "-m", "uvicorn", old_app, "--host", "127.0.0.1", "--port", "{port}",
-                            "--no-access-log", "--log-level", "warning"], name="old server", cwd=args.old,
+    old = BackgroundServer(launch.server_command(), name="old server", cwd=args.old,  # its own create_app
                            health_path="/health/ready", startup_timeout=300, env={**env, "PYTHONPATH": args.old})
     new = launch.start_server(ref.uri, name="new server", tracking_uri=ws.tracking_uri, start=False)
     new.startup_timeout = 300

@@ -55,7 +55,7 @@ SLOW: dict[str, set[str] | None] = {
     "tests/data/test_versioning.py": {"test_init_repo_makes_git_dvc_and_a_remote_and_resets",
                                       "test_add_push_pull_and_restore_a_release"},
     "tests/data/test_formats.py": {"test_dask_on_partitions_matches_pandas"},
-    "tests/deployment/test_server_fuzz.py": {"test_fuzz_from_openapi"},
+    "tests/deployment/test_server_fuzz.py": {"test_fuzz_from_openapi", "test_schemathesis_fuzz"},
     "tests/evaluation/test_stats.py": {"test_paired_difference_is_narrower_than_unpaired"},
     "tests/exercises/test_fixtures.py": {
         "test_temp_mlflow_restores_what_the_learner_set_in_code_even_after_an_error"},

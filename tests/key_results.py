@@ -144,6 +144,14 @@ CLAIMS: dict[str, list[Claim]] = {
           "section 3: the router costs an extra hop (at most noise above 1: +-25% between runs)"),
         C("int8_speedup > 0", "section 7: measured before and after (whether it is faster depends on the CPU)"),
         C("champion_version != challenger_version", "section 1: blue and green serve two versions"),
+        C("canary_rolled_back_on_business_metric is True",
+          "section 6, a canary judged on what users do: green, fast and error-free but inverting 5 % of its "
+          "answers, is rolled back on not-spam clicks per 1,000 messages (asserted)"),
+        C("canary_errors_and_latency_ok is True",
+          "section 6: when the business metric rolled green back, its error rate and p99 met the SLO (asserted)"),
+        C("0 < liveness_p99_ms_off_loop < liveness_p99_ms_on_loop",
+          "section 9: with the model off the event loop, /health/live stays quick under the largest batches "
+          "(asserted)"),
     ],
     "05_monitoring": [
         C("prometheus_used == prometheus_installed", "section 2: the real Prometheus whenever it is installed"),

@@ -22,6 +22,7 @@ from mlkit.training.tracking import SPAM_MODEL
 
 PORT = 8000
 LABEL_KEYS = ("version", "run_id", "data_version")
+ADMIN_SECRET = "mlkit-admin"  # kubectl create secret generic mlkit-admin --from-literal=token=...
 
 
 def _labels(meta: dict[str, Any], track: str) -> dict[str, str]:
@@ -51,7 +52,10 @@ def deployment(meta: dict[str, Any], track: str, replicas: int, image: str) -> d
                     "env": [{"name": "MLKIT_MODEL_KIND", "value": meta.get("kind", "spam")},
                             {"name": "MLKIT_MODEL_URI", "value": f"models:/{meta.get('name', SPAM_MODEL)}/"
                                                                  f"{meta.get('version', '')}"},
-                            {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlops.svc:5000"}],
+                            {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.mlops.svc:5000"},
+                            # the admin API's token, from a Secret (none: the admin API stays shut)
+                            {"name": "MLKIT_ADMIN_TOKEN", "valueFrom": {"secretKeyRef": {
+                                "name": ADMIN_SECRET, "key": "token", "optional": True}}}],
                     "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                                   "limits": {"cpu": "1", "memory": "1Gi"}},
                     "readinessProbe": probe,

@@ -3,7 +3,9 @@
 * :func:`start_server`: the FastAPI model server (:mod:`mlkit.deployment.server`) for one
   registered model, as a uvicorn process on a free 127.0.0.1 port;
 * :func:`start_all`: several at once, their start-ups overlapping;
-* :func:`start_router`: the router (:mod:`mlkit.deployment.router`) in front of them.
+* :func:`start_router`: the router (:mod:`mlkit.deployment.router`) in front of them;
+* :func:`admin`: read or change a running server's settings (``/admin/settings``) with the
+  admin token the launcher made for it (:func:`server_env` makes one per server).
 
 Every process is a :class:`mlkit.course.processes.BackgroundServer`: ``stop()`` it (the
 lesson's last cell does), or use it in a ``with`` block; all stop when the kernel exits. Talk
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -35,10 +38,12 @@ def server_command() -> list[str]:
 
 def server_env(model_uri: str, tracking_uri: str | None = None, *, kind: str = "spam", label: str | None = None,
                inference_log: str | os.PathLike | None = None, **settings: Any) -> dict[str, str]:
-    """Environment of a server process: the model kind and URI, the store, and any ``MLKIT_*``
-    setting (``fault_error_rate=0.5`` becomes ``MLKIT_FAULT_ERROR_RATE=0.5``;
+    """Environment of a server process: the model kind and URI, the store, a fresh admin token
+    (``MLKIT_ADMIN_TOKEN``, unless ``admin_token`` is given) and any ``MLKIT_*`` setting
+    (``fault_error_rate=0.5`` becomes ``MLKIT_FAULT_ERROR_RATE=0.5``;
     :mod:`mlkit.deployment.server.settings` lists them)."""
-    env = {**_QUIET, "MLKIT_MODEL_KIND": kind, "MLKIT_MODEL_URI": model_uri}
+    env = {**_QUIET, "MLKIT_MODEL_KIND": kind, "MLKIT_MODEL_URI": model_uri,
+           "MLKIT_ADMIN_TOKEN": secrets.token_urlsafe(24)}
     tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = env["MLFLOW_REGISTRY_URI"] = tracking_uri
@@ -67,6 +72,25 @@ def start_server(model_uri: str, *, kind: str = "spam", name: str = "model serve
     server = BackgroundServer(server_command(), name=name, health_path="/health/ready", startup_timeout=120,
                               log_file=log_file, env=server_env(model_uri, tracking_uri, kind=kind, **settings))
     return server.start() if start else server
+
+
+def admin_headers(server: BackgroundServer) -> dict[str, str]:
+    """The header that opens ``server``'s admin surface (its ``MLKIT_ADMIN_TOKEN``)."""
+    token = server.env.get("MLKIT_ADMIN_TOKEN")
+    if not token:
+        raise ValueError(f"{server.name} was started without MLKIT_ADMIN_TOKEN: start it with "
+                         "launch.start_server or launch.server_env, which make one")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def admin(server: BackgroundServer, settings: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
+    """A running model server's run-time settings (``GET /admin/settings``), or, given settings
+    (a dict or keywords: ``admin(green, fault_error_rate=0.3)``), change them and return them all.
+    A bad value raises :class:`mlkit.course.http.HttpError` with the setting's range and unit."""
+    from mlkit.course import http
+
+    body = {**(settings or {}), **changes} or None
+    return http.call(server.url, "/admin/settings", body, headers=admin_headers(server))
 
 
 def start_all(servers: Iterable[BackgroundServer]) -> list[BackgroundServer]:

@@ -6,6 +6,9 @@
 client's own CPU use, so that a saturated client is not mistaken for a slow server.
 ``start(...)`` does the same in the background (a thread with its own event loop) and
 calls ``on_progress(result)`` about every 0.25 s: the rollout panel draws live stats with it.
+With ``bodies`` it sends those request bodies in turn instead (batches for ``/predict/batch``),
+and ``on_answer(i, sample, body)`` sees each answer: lesson 04's business canary reads the
+labels it served that way (:mod:`mlkit.deployment.business`).
 
 Latency is measured from the moment a request is sent. With ``rate`` set, requests are
 scheduled at fixed times; a request that waits for a free worker is sent late, and the
@@ -113,13 +116,17 @@ class LoadResult:
                 f"load generator CPU {self.client_cpu:.0%} of a core")
 
 
+Answer = Callable[[int, Sample, bytes], None]  # (request number, its sample, the response body)
+
+
 async def _run(url: str, messages: Sequence[str], *, concurrency: int, duration: float | None,
                requests: int | None, rate: float | None, users: int, path: str, result: LoadResult,
-               on_progress: Callable[[LoadResult], None] | None, stop: threading.Event) -> None:
+               on_progress: Callable[[LoadResult], None] | None, stop: threading.Event,
+               bodies: Sequence[bytes] | None = None, on_answer: Answer | None = None) -> None:
     import aiohttp
     import orjson
 
-    bodies = [orjson.dumps({"text": m}) for m in messages]
+    bodies = list(bodies) if bodies else [orjson.dumps({"text": m}) for m in messages]
     counter = 0
     t0 = time.perf_counter()
     cpu0 = time.thread_time()
@@ -144,12 +151,15 @@ async def _run(url: str, messages: Sequence[str], *, concurrency: int, duration:
             try:
                 async with session.post(target, data=bodies[i % len(bodies)],
                                         headers={"content-type": "application/json", "x-user": user}) as r:
-                    await r.read()
+                    data = await r.read()
                     status, version = r.status, r.headers.get("x-model-version", "")
             except (TimeoutError, aiohttp.ClientError, OSError):
-                status, version = 599, ""
+                status, version, data = 599, "", b""
             end = time.perf_counter()
-            result.samples.append(Sample(start - t0, (end - start) * 1000, status, version, user))
+            sample = Sample(start - t0, (end - start) * 1000, status, version, user)
+            result.samples.append(sample)
+            if on_answer:
+                on_answer(i, sample, data)
 
     async def progress() -> None:
         while True:
@@ -175,7 +185,7 @@ class LoadRun:
 
     def __init__(self, url: str, messages: Sequence[str], on_progress: Callable[[LoadResult], None] | None = None,
                  **settings: Any) -> None:
-        if not messages:
+        if not messages and not settings.get("bodies"):
             raise ValueError("messages is empty: pass the texts to send, e.g. the test split's messages")
         if settings.get("duration") is None and settings.get("requests") is None:
             raise ValueError("set duration (seconds) or requests (a count), or both")
@@ -214,19 +224,23 @@ class LoadRun:
 
 def start(url: str, messages: Sequence[str], *, concurrency: int = 8, duration: float | None = None,
           requests: int | None = None, rate: float | None = None, users: int = 1000, path: str = "/predict",
-          on_progress: Callable[[LoadResult], None] | None = None) -> LoadRun:
-    """Start sending load in the background; see :func:`run` for the settings."""
+          on_progress: Callable[[LoadResult], None] | None = None, bodies: Sequence[bytes] | None = None,
+          on_answer: Answer | None = None) -> LoadRun:
+    """Start sending load in the background; see :func:`run` for the settings, and the module's
+    docstring for ``bodies`` (request bodies to send in turn instead of ``{"text": message}``)
+    and ``on_answer(i, sample, body)`` (called with each answer, in the load generator's thread)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if rate is not None and rate <= 0:
         raise ValueError(f"rate is requests per second and must be positive, got {rate}")
     return LoadRun(url, messages, on_progress, concurrency=concurrency, duration=duration, requests=requests,
-                   rate=rate, users=users, path=path)
+                   rate=rate, users=users, path=path, bodies=bodies, on_answer=on_answer)
 
 
 def run(url: str, messages: Sequence[str], *, concurrency: int = 8, duration: float | None = None,
         requests: int | None = None, rate: float | None = None, users: int = 1000,
-        path: str = "/predict") -> LoadResult:
+        path: str = "/predict", bodies: Sequence[bytes] | None = None,
+        on_answer: Answer | None = None) -> LoadResult:
     """Send load to ``url`` and wait for the result (lesson 04).
 
     Args:
@@ -238,6 +252,89 @@ def run(url: str, messages: Sequence[str], *, concurrency: int = 8, duration: fl
         rate: requests per second over all workers (None: as fast as answers come).
         users: distinct user keys (``X-User: user-<i mod users>``) for sticky routing.
         path: the endpoint.
+        bodies: request bodies to send in turn instead of ``{"text": message}`` (e.g. batches).
+        on_answer: called as ``on_answer(i, sample, body)`` with each answer (i: the request's number).
     """
     return start(url, messages, concurrency=concurrency, duration=duration, requests=requests, rate=rate,
-                 users=users, path=path).wait()
+                 users=users, path=path, bodies=bodies, on_answer=on_answer).wait()
+
+
+# ---------------------------------------------------------------------- liveness under heavy load
+SCRIPTS = "Καλημέρα κόσμε · Привет, мир · 你好，世界 · مرحبا بالعالم · नमस्ते दुनिया · "  # non-ASCII text, 1-3 bytes a character
+
+
+def largest_batch(max_batch: int, max_chars: int) -> bytes:
+    """The largest batch the spam server's schema allows: ``max_batch`` messages of ``max_chars``
+    non-ASCII characters each (as UTF-8 JSON), each message different."""
+    import orjson
+
+    text = SCRIPTS * (max_chars // len(SCRIPTS) + 2)
+    return orjson.dumps({"messages": [(f"{i} " + text)[:max_chars] for i in range(max_batch)]})
+
+
+@dataclass
+class LivenessResult:
+    """What :func:`liveness_under_load` saw: the probe's latencies (ms), the batches answered."""
+
+    probe_ms: list[float]
+    batches: int
+    failed: int
+    wall_s: float
+
+    def percentile(self, q: float) -> float:
+        return rollout.percentile(self.probe_ms, q)
+
+    def summary(self) -> str:
+        return (f"liveness p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms, "
+                f"max {max(self.probe_ms):.1f} ms ({len(self.probe_ms)} probes) while {self.batches} batches "
+                f"were scored in {self.wall_s:.1f} s ({self.failed} failed)")
+
+
+def liveness_under_load(url: str, body: bytes, *, concurrency: int = 4, duration: float = 3.0,
+                        every_ms: float = 10.0, path: str = "/predict/batch") -> LivenessResult:
+    """Keep ``concurrency`` copies of ``body`` in flight to ``url + path`` for ``duration`` seconds
+    while another thread asks ``/health/live`` every ``every_ms``; return the probe's latencies
+    (what a Kubernetes liveness probe would see) and how many batches were answered. With
+    ``concurrency=0`` it only probes: the noise floor of the machine."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    import aiohttp
+
+    stop = threading.Event()
+    done = {"batches": 0, "failed": 0}
+
+    async def send() -> None:
+        async def worker(session: aiohttp.ClientSession) -> None:
+            while not stop.is_set():
+                try:
+                    async with session.post(url.rstrip("/") + path, data=body,
+                                            headers={"content-type": "application/json"}) as r:
+                        await r.read()
+                        done["batches" if r.status == 200 else "failed"] += 1
+                except (TimeoutError, aiohttp.ClientError, OSError):
+                    done["failed"] += 1
+
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+    sender = threading.Thread(target=lambda: asyncio.run(send()), name="mlkit-liveness-load", daemon=True)
+    parts = urlsplit(url)
+    probe = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    latencies: list[float] = []
+    t0 = time.perf_counter()
+    sender.start()
+    try:
+        time.sleep(min(0.5, duration / 4))  # let the batches arrive first
+        while time.perf_counter() - t0 < duration:
+            start = time.perf_counter()
+            probe.request("GET", "/health/live")
+            probe.getresponse().read()
+            latencies.append((time.perf_counter() - start) * 1000)
+            time.sleep(max(0.0, every_ms / 1000 - (time.perf_counter() - start)))
+    finally:
+        stop.set()
+        sender.join(120)
+        probe.close()
+    return LivenessResult(latencies, done["batches"], done["failed"], time.perf_counter() - t0)

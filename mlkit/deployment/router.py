@@ -15,6 +15,9 @@ Every request that is not under ``/admin/`` is forwarded to one backend, chosen 
   ``POST /admin/ramp {...}`` ramps it 5 -> 25 -> 50 -> 100 % while checking the SLO
   (:func:`mlkit.deployment.rollout.breach`) every 50 ms, rolling back on a breach and
   promoting the canary to primary at the end (with ``"wait": true`` it answers once decided);
+  with ``"hold": true`` each stage also waits for a verdict from outside, on what the router
+  cannot see (users' behaviour, :mod:`mlkit.deployment.business`): ``POST /admin/advance``
+  lets the ramp go on, ``POST /admin/rollback {"reason": "..."}`` ends it with that reason;
 * **shadow**: ``POST /admin/shadow {"backend": "green"}`` also sends each request to the
   shadow backend *after* the user's answer is on its way, and records where the two disagree;
   ``{"backend": null}`` turns it off once the copies in flight are back.
@@ -184,11 +187,14 @@ class Router:
         return web.Response(body=data, status=status, headers=out)
 
     # ------------------------------------------------------------------ the staged ramp
-    async def run_ramp(self, name: str, stages: list[float], stage_s: float, slo: rollout.SLO) -> None:
+    async def run_ramp(self, name: str, stages: list[float], stage_s: float, slo: rollout.SLO,
+                       hold_s: float | None = None) -> None:
+        """The staged ramp; with ``hold_s``, each stage also waits (up to ``hold_s`` seconds
+        after its SLO time) for ``POST /admin/advance``, still checking the SLO meanwhile."""
         backend = self.backends[name]
         self.canary = name
         self.ramp = {"status": "running", "backend": name, "stages": stages, "stage": None, "slo": slo.to_dict(),
-                     "history": [], "reason": None, "started": time.time()}
+                     "hold_s": hold_s, "approved": None, "history": [], "reason": None, "started": time.time()}
         self.event("ramp started", backend=name, stages=stages)
         for weight in stages:
             self.weight = weight
@@ -205,10 +211,18 @@ class Router:
                     return
                 now = time.monotonic()
                 if now >= t_end and w.requests >= slo.min_requests:
-                    break
+                    if hold_s is None or self.ramp["approved"] == weight:
+                        break
+                    if self.ramp["status"] != "holding":  # the SLO is met; the verdict from outside is not in
+                        self.ramp["status"] = "holding"
+                        give_up = now + hold_s
+                        self.event("holding", stage=weight, requests=w.requests)
                 if now >= give_up:
-                    self._rollback_canary(f"stage {weight:.0%}: only {w.requests} requests, too few to judge", w)
+                    why = (f"no verdict within {hold_s:g} s of holding" if self.ramp["status"] == "holding"
+                           else f"only {w.requests} requests, too few to judge")
+                    self._rollback_canary(f"stage {weight:.0%}: {why}", w)
                     return
+            self.ramp["status"] = "running"
             self.ramp["history"].append({"stage": weight, "requests": w.requests, "errors": w.errors,
                                          "p99_ms": w.p99_ms, "passed": True})
             self.event("stage passed", stage=weight, requests=w.requests)
@@ -268,10 +282,15 @@ def admin_routes(router: Router) -> web.RouteTableDef:
 
     @routes.post("/admin/rollback")
     async def rollback(request: web.Request) -> web.Response:
+        reason = (await _json(request)).get("reason", "rolled back by hand") if request.can_read_body else None
+        if not isinstance(reason, (str, type(None))):
+            return _bad("'reason' must be a sentence saying why (a string)")
         if router.ramp_task and not router.ramp_task.done():
             router.ramp_task.cancel()
         if router.canary:
-            router._rollback_canary("rolled back by hand")
+            b = router.backends[router.canary]  # its stage so far, kept in the ramp's history
+            stage = f"stage {router.weight:.0%}: " if router.ramp.get("status") in ("running", "holding") else ""
+            router._rollback_canary(stage + (reason or "rolled back by hand"), rollout.window(b.window, b.window_errors))
         elif router.previous:
             router.primary, router.previous = router.previous, router.primary
             router.event("rolled back", to=router.primary)
@@ -287,6 +306,14 @@ def admin_routes(router: Router) -> web.RouteTableDef:
             return _bad("'weight' must be a number from 0 to 1 (the canary's share of users)")
         router.canary, router.weight = (name if weight > 0 else None), float(weight)
         router.event("canary weight", backend=name, weight=weight)
+        return web.json_response(router.status())
+
+    @routes.post("/admin/advance")
+    async def advance(request: web.Request) -> web.Response:
+        if router.ramp.get("status") not in ("running", "holding") or router.ramp.get("hold_s") is None:
+            return _bad("no ramp is waiting for a verdict: start one with /admin/ramp and \"hold\": true")
+        router.ramp["approved"] = router.weight  # this stage may end once its SLO time is over
+        router.event("stage approved", stage=router.weight)
         return web.json_response(router.status())
 
     @routes.post("/admin/promote")
@@ -315,15 +342,21 @@ def admin_routes(router: Router) -> web.RouteTableDef:
             stage_s = float(body.get("stage_s", 2.0))
         except (TypeError, ValueError) as exc:
             return _bad(f"bad ramp settings: {exc}")
-        wait = body.get("wait", False)
+        wait, hold, hold_s = body.get("wait", False), body.get("hold", False), body.get("hold_s", 60)
         if not isinstance(wait, bool):
             return _bad("'wait' must be true (answer once the ramp is decided) or false (answer at once)")
+        if not isinstance(hold, bool):
+            return _bad("'hold' must be true (each stage waits for POST /admin/advance) or false")
+        if isinstance(hold_s, bool) or not isinstance(hold_s, (int, float)) or not 0 < hold_s <= 3600:
+            return _bad("'hold_s' must be the seconds a stage waits for a verdict, more than 0 and at most 3600")
         if router.ramp_task and not router.ramp_task.done():
             router.ramp_task.cancel()
         router.ramp = {"status": "starting", "backend": name}
-        router.ramp_task = asyncio.create_task(router.run_ramp(name, [float(s) for s in stages], stage_s, slo))
-        if wait:  # each stage gives up after 20 stage lengths + 5 s without enough requests
-            await asyncio.wait([router.ramp_task], timeout=len(stages) * (20 * stage_s + 5) + 5)
+        router.ramp_task = asyncio.create_task(router.run_ramp(name, [float(s) for s in stages], stage_s, slo,
+                                                               float(hold_s) if hold else None))
+        if wait:  # each stage gives up after 20 stage lengths + 5 s without enough requests (+ hold_s)
+            await asyncio.wait([router.ramp_task],
+                               timeout=len(stages) * (20 * stage_s + 5 + (hold_s if hold else 0)) + 5)
         return web.json_response(router.status())
 
     @routes.post("/admin/shadow")

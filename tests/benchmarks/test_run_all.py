@@ -38,6 +38,9 @@ def test_render_marks_budgets_met_and_not_met():
                     "router": {"req_per_s": 270.0, "p50_ms": 40.0, "p99_ms": 90.0, "failed": 0},
                     "ratios": {"server_over_bare": 0.9, "router_over_server": 0.5,
                                "goals": {"server_over_bare": 0.8, "router_over_server": 0.6}}},
+        "liveness": {m: {"probe_p50_ms": p50, "probe_p99_ms": p99, "probe_max_ms": p99, "batches_per_s": 3.0}
+                     for m, p50, p99 in (("idle", 0.5, 2.0), ("loop", 900.0, 1500.0), ("thread", 5.0, 12.0))}
+        | {"settings": {"concurrency": 8, "seconds": 5, "rounds": 3, "body_bytes": 1_038_104}},
         "monitoring": {"repeats": 5, "import_evidently_s": 6.0,
                        "results": [{"rows": n, "columns": 9, "evidently_s_median": t, "evidently_s_all": [t],
                                     "quick_scipy_s": 0.01, "drift_share": 0.5, "quick_share": 0.5}
@@ -54,6 +57,8 @@ def test_render_marks_budgets_met_and_not_met():
     assert "`make test-fast` took **1.5 min** (90 s; budget 3 min: met), 540 tests, all passed." in text
     assert "| browser | 15 | 700 s |" in text
     assert "| server over bare | 0.90 | >= 0.8 | met |" in text and "| router over server | 0.50 | >= 0.6 | **not met** |" in text
+    assert "| model on the event loop (the old server) | 900.0 ms | 1500.0 ms |" in text
+    assert "| model in a worker thread (the server now) | 5.0 ms | 12.0 ms | 12.0 ms | 3.00 | < 20 ms | met |" in text
     assert "| 100,000 | 9 | 4.00 s" in text and "100x the rows cost 4.0x" in text
     assert "| -j 2 | 40.0 s (40.0-40.0, n=3) | 9.0 |" in text
 

@@ -27,8 +27,9 @@ def test_manifests(tmp_path):
         assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": k8s.PORT}
         assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": k8s.PORT}
         assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
         assert env["MLKIT_MODEL_URI"] == f"models:/{SPAM_MODEL}/{version}" and env["MLKIT_MODEL_KIND"] == "spam"
+        assert env["MLKIT_ADMIN_TOKEN"]["secretKeyRef"]["name"] == k8s.ADMIN_SECRET  # never a value in the manifest
     services = {s["metadata"]["name"]: s for s in docs["service.yaml"]}
     assert services[SPAM_MODEL]["spec"]["selector"] == {"app": SPAM_MODEL}  # both tracks
     assert services[f"{SPAM_MODEL}-canary"]["spec"]["selector"]["track"] == "canary"

@@ -23,7 +23,7 @@ def reset(router, servers):
     http.call(router.url, "/admin/switch", {"to": "blue"})
     yield
     http.call(router.url, "/admin/shadow", {"backend": None})
-    http.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.0})
+    launch.admin(servers["green"], {"fault_error_rate": 0.0})
     status = http.call(router.url, "/admin/status")
     if status["canary"]:
         http.call(router.url, "/admin/rollback", {})
@@ -41,7 +41,7 @@ def test_bluegreen_switch_under_load_loses_nothing(router, messages):
 
 
 def test_broken_canary_is_rolled_back(router, servers, messages):
-    http.call(servers["green"].url, "/admin/settings", {"fault_error_rate": 0.5})
+    launch.admin(servers["green"], {"fault_error_rate": 0.5})
     slo = rollout.SLO(max_error_rate=0.02, max_p99_ms=10_000, min_requests=10)
     http.call(router.url, "/admin/ramp", {"backend": "green", "stage_s": 0.3, "slo": slo.to_dict()})
     result = loadgen.run(router.url, messages, concurrency=4, requests=600)

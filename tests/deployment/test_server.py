@@ -12,6 +12,7 @@ import pytest
 
 from mlkit.course import http
 from mlkit.data import textstats
+from mlkit.deployment import launch
 from mlkit.deployment.server import inference_log, metrics
 from mlkit.deployment.server.adapters import BikeAdapter, SpamAdapter
 from mlkit.training import bike
@@ -71,7 +72,7 @@ def test_model_served_is_the_registered_one(servers):
     ("/predict/batch", json.dumps({"messages": ["hi"] * 257}).encode(), 422, "at most 256"),
     ("/predict/batch", b'{"messages": ["ok", null]}', 422, "messages.1"),
     ("/predict", json.dumps({"text": "x" * 2001}).encode(), 422, "2000 characters"),
-    ("/predict", json.dumps({"text": "x" * 1_100_000}).encode(), 413, "over the limit"),
+    ("/predict", json.dumps({"text": "x" * 7_000_000}).encode(), 413, "over the limit"),
 ])
 def test_bad_input_gets_a_clear_4xx_and_is_counted(servers, path, body, status, says):
     blue = servers["blue"].url
@@ -122,22 +123,22 @@ def test_faults_are_real_and_counted(servers):
     clean = http.call(green, "/predict", {"text": "see you at 6"})["spam_probability"]
     errors = metric(green, "mlkit_requests_total", version="2", outcome="error")
     try:
-        http.call(green, "/admin/settings", {"fault_error_rate": 1.0})
+        launch.admin(servers["green"], {"fault_error_rate": 1.0})
         status, body = post(green, "/predict", b'{"text": "hi"}')
         assert status == 500 and "injected" in body["detail"]
         assert metric(green, "mlkit_requests_total", version="2", outcome="error") == errors + 1
         failed = last_lines(servers["green_log"], 1).iloc[0]
         assert failed.outcome == "error" and pd.isna(failed.spam_probability) and failed.request_id == body["request_id"]
-        http.call(green, "/admin/settings", {"fault_error_rate": 0.0, "fault_bad_output_rate": 1.0})
+        launch.admin(servers["green"], {"fault_error_rate": 0.0, "fault_bad_output_rate": 1.0})
         flipped = http.call(green, "/predict", {"text": "see you at 6"})["spam_probability"]
         assert flipped == pytest.approx(1 - clean, abs=1e-9)  # the spam adapter's wrong answer: spam and ham swapped
-        http.call(green, "/admin/settings", {"fault_bad_output_rate": 0.0, "fault_latency_ms": 300})
+        launch.admin(servers["green"], {"fault_bad_output_rate": 0.0, "fault_latency_ms": 300})
         slow = http.request("POST", green + "/predict", json={"text": "hi"}).elapsed.total_seconds()
         assert slow >= 0.3
         with pytest.raises(http.HttpError, match="422"):
-            http.call(green, "/admin/settings", {"fault_error_rate": 2})
+            launch.admin(servers["green"], {"fault_error_rate": 2})
     finally:
-        http.call(green, "/admin/settings", {"fault_error_rate": 0.0, "fault_bad_output_rate": 0.0,
+        launch.admin(servers["green"], {"fault_error_rate": 0.0, "fault_bad_output_rate": 0.0,
                                              "fault_latency_ms": 0})
 
 
@@ -149,14 +150,14 @@ def test_cache_microbatching_and_quantization(servers):
     green = servers["green"].url
     try:
         hits = metric(green, "mlkit_cache_hits_total", version="2")
-        http.call(green, "/admin/settings", {"cache_size": 10})
+        launch.admin(servers["green"], {"cache_size": 10})
         first = http.call(green, "/predict", {"text": "cache me"})
         second = http.call(green, "/predict", {"text": "cache me"})
         assert first["spam_probability"] == second["spam_probability"]
         assert metric(green, "mlkit_cache_hits_total", version="2") == hits + 1
         assert list(last_lines(servers["green_log"], 2).cache_hit) == [False, True]
 
-        http.call(green, "/admin/settings", {"cache_size": 0, "microbatch_ms": 200})
+        launch.admin(servers["green"], {"cache_size": 0, "microbatch_ms": 200})
         calls, items = (metric(green, f"mlkit_model_batch_size_{s}", version="2") for s in ("count", "sum"))
         threads = [threading.Thread(target=http.call, args=(green, "/predict", {"text": f"message {i}"}))
                    for i in range(8)]
@@ -167,7 +168,7 @@ def test_cache_microbatching_and_quantization(servers):
         assert metric(green, "mlkit_model_batch_size_sum", version="2") == items + 8
         assert metric(green, "mlkit_model_batch_size_count", version="2") < calls + 8  # some shared a model call
 
-        http.call(green, "/admin/settings", {"microbatch_ms": 0, "quantize": True})
+        launch.admin(servers["green"], {"microbatch_ms": 0, "quantize": True})
         assert http.call(green, "/metadata")["settings"]["quantize"] is True
         clf = tracking.load_spam_model(f"models:/{SPAM_MODEL}@challenger")
         text = "win a prize"
@@ -177,7 +178,7 @@ def test_cache_microbatching_and_quantization(servers):
         assert abs(int8 - fp32) > 1e-7  # the two models differ, so the server's answer says which it used
         assert http.call(green, "/predict", {"text": text})["spam_probability"] == pytest.approx(int8, abs=1e-6)
     finally:
-        http.call(green, "/admin/settings", {"cache_size": 0, "microbatch_ms": 0, "quantize": False})
+        launch.admin(servers["green"], {"cache_size": 0, "microbatch_ms": 0, "quantize": False})
 
 
 # ------------------------------------------------------------------------ the bike model, same server
@@ -216,13 +217,13 @@ def test_bike_bad_rows_get_a_clear_422(bike_server, body, says):
 def test_bike_faults_and_refused_settings(bike_server):
     url = bike_server["server"].url
     try:
-        http.call(url, "/admin/settings", {"fault_bad_output_rate": 1.0})
+        launch.admin(bike_server["server"], {"fault_bad_output_rate": 1.0})
         assert http.call(url, "/predict", ROW)["bikers"] < 0  # the bike adapter's wrong answer: a negative count
         with pytest.raises(http.HttpError, match="422.*spam MLP only"):
-            http.call(url, "/admin/settings", {"quantize": True})
-        assert http.call(url, "/admin/settings")["quantize"] is False
+            launch.admin(bike_server["server"], {"quantize": True})
+        assert launch.admin(bike_server["server"])["quantize"] is False
     finally:
-        http.call(url, "/admin/settings", {"fault_bad_output_rate": 0.0})
+        launch.admin(bike_server["server"], {"fault_bad_output_rate": 0.0})
 
 
 def test_settings_from_the_environment(monkeypatch):

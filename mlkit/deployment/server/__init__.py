@@ -8,14 +8,17 @@ One module per concept:
   path both prediction endpoints share;
 * :mod:`~mlkit.deployment.server.adapters`: the model interface, one adapter per kind of model
   (schemas, loading, featurize -> predict, answers, log fields, the bad-output fault);
-* :mod:`~mlkit.deployment.server.settings`: settings from the environment (pydantic-settings) and
-  the run-time settings of ``POST /admin/settings``;
+* :mod:`~mlkit.deployment.server.settings`: settings from the environment (pydantic-settings),
+  the limits (defined once there), and the run-time settings of ``POST /admin/settings`` (which
+  needs the server's ``MLKIT_ADMIN_TOKEN``: :func:`mlkit.deployment.launch.admin` sends it);
 * :mod:`~mlkit.deployment.server.registry`: what the MLflow registry says about the model served;
 * :mod:`~mlkit.deployment.server.metrics`: the Prometheus metrics lesson 05 scrapes;
 * :mod:`~mlkit.deployment.server.inference_log`: one JSON line per scored item;
 * :mod:`~mlkit.deployment.server.cache`: the prediction cache (an LRU);
 * :mod:`~mlkit.deployment.server.batcher`: server-side micro-batching;
-* :mod:`~mlkit.deployment.server.errors`: 413 for big bodies, readable 400/422 for bad ones.
+* :mod:`~mlkit.deployment.server.errors`: what the server refuses and how: 415 for a body that
+  is not JSON, 413 over the limit the schema implies, 400/401/404/405/422 in one shape (``message``
+  says what to send), every refusal counted.
 
 Start one with :func:`mlkit.deployment.launch.start_server`. Nothing is imported here until
 ``LOG_FIELDS`` is asked for: the fields of the spam model's inference log, in order, the

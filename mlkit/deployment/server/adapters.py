@@ -29,7 +29,7 @@ import dataclasses
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from mlkit.data import textstats
 from mlkit.deployment.server.settings import ServerSettings
@@ -134,9 +134,23 @@ class ModelAdapter(abc.ABC):
     def corrupt(self, scored: Scored) -> Scored:
         """A badly wrong answer for the same input (the bad-output fault)."""
 
+    # ------------------------------------------------------------ limits, from the settings
+    ENVELOPE: ClassVar[int] = 1024  # bytes of a request besides its items: keys, brackets, options
+
+    @classmethod
+    @abc.abstractmethod
+    def item_bytes(cls, settings: ServerSettings) -> int:
+        """The most bytes one schema-valid item can take in a JSON body, whatever its script or escaping."""
+
+    @classmethod
+    def max_body(cls, settings: ServerSettings) -> int:
+        """The largest request body the server reads: the largest batch that its schema allows, in
+        the longest JSON spelling, fits (the one limit that follows from ``max_batch`` and the item's)."""
+        return cls.ENVELOPE + settings.max_batch * cls.item_bytes(settings)
+
     @classmethod
     def size_hint(cls, settings: ServerSettings) -> str:
-        """What a client may send at most (the 413 message)."""
+        """What a client may send at most (the 413 message), in the schema's own numbers."""
         return f"send at most {settings.max_batch} {cls.noun}s per batch"
 
 
@@ -196,8 +210,14 @@ class SpamAdapter(ModelAdapter):
         return Schemas(PredictRequest, BatchRequest, PredictResponse, BatchResponse)
 
     @classmethod
+    def item_bytes(cls, settings: ServerSettings) -> int:
+        # a character outside the BMP written as a JSON escape pair (\ud83d\ude00) takes 12
+        # bytes, more than any UTF-8 spelling (at most 4); 64 for quotes, comma and whitespace
+        return 12 * settings.max_chars + 64
+
+    @classmethod
     def size_hint(cls, settings: ServerSettings) -> str:
-        return f"send at most {settings.max_batch} messages of at most {settings.max_chars} characters"
+        return f"send at most {settings.max_batch} messages of at most {settings.max_chars} characters each"
 
     @classmethod
     def load(cls, uri: str, settings: ServerSettings) -> "SpamAdapter":
@@ -271,12 +291,16 @@ class SpamAdapter(ModelAdapter):
 Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="a share of its maximum, 0-1")]
 
 
+# JSON Schema's "integer" includes 11.0 (a number with no fraction); strict pydantic would refuse it
+Whole = BeforeValidator(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+
+
 class BikeRow(BaseModel):
     """One hour to predict (the inputs of :mod:`mlkit.training.bike`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    hr: Annotated[int, Field(ge=0, le=23, description="hour of the day, 0-23")]
-    workingday: Literal[0, 1]
+    hr: Annotated[int, Field(ge=0, le=23, description="hour of the day, 0-23"), Whole]
+    workingday: Annotated[Literal[0, 1], Whole]
     weathersit: Literal[bike.WEATHER]  # type: ignore[valid-type]
     temp: Unit
     hum: Unit
@@ -321,6 +345,11 @@ class BikeAdapter(ModelAdapter):
             predictions: list[BikePrediction]
 
         return Schemas(BikeRow, BikeBatchRequest, BikePredictResponse, BikeBatchResponse)
+
+    @classmethod
+    def item_bytes(cls, settings: ServerSettings) -> int:
+        # six keys and values, every character a 6-byte escape, numbers with 40 digits: under 1 KiB
+        return 1024
 
     @classmethod
     def load(cls, uri: str, settings: ServerSettings) -> "BikeAdapter":

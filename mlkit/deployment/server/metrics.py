@@ -1,7 +1,10 @@
 """The model server's Prometheus metrics (``GET /metrics``), what lesson 05 scrapes and alerts on.
 
-* ``mlkit_requests_total{version, outcome}``: prediction requests; outcome ``ok``, ``invalid``
-  (a 4xx or 413) or ``error`` (a 5xx);
+* ``mlkit_requests_total{version, outcome}``: prediction requests, every one of them, by the
+  status it was answered with: outcome ``ok`` (2xx), ``invalid`` (any 4xx: refused before or
+  after parsing) or ``error`` (a 5xx); counted in one place (:class:`~.errors.Guard`);
+* ``mlkit_refused_total{endpoint, status}``: requests to the other endpoints refused with a 4xx (``admin``
+  without its token, an unknown path, a wrong method);
 * ``mlkit_request_latency_seconds{version}``: time to answer, in the server (histogram with
   :data:`LATENCY_BUCKETS`);
 * ``mlkit_predictions_total{version, label}``: items scored, by the adapter's label ("spam"/"ham";
@@ -28,6 +31,7 @@ LATENCY_BUCKETS = (
     + [0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0]
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+ENDPOINTS = ("admin", "health", "metadata", "metrics", "docs", "openapi.json")  # labels of mlkit_refused_total
 
 
 class ServerMetrics:
@@ -47,6 +51,8 @@ class ServerMetrics:
                                   registry=self.registry)
         self.batch_size = Histogram("mlkit_model_batch_size", "Items per model call (micro-batching)",
                                     ["version"], buckets=BATCH_BUCKETS, registry=self.registry)
+        self.refusals = Counter("mlkit_refused", "Requests outside /predict refused with a 4xx, by endpoint and status",
+                                ["endpoint", "status"], registry=self.registry)
         self.info = Gauge("mlkit_model_info", "The model served (value 1)", ["version", "name", "run_id",
                           "data_version"], registry=self.registry)
         ProcessCollector(registry=self.registry)
@@ -57,6 +63,11 @@ class ServerMetrics:
         self.requests.labels(version, outcome).inc()
         if seconds is not None:
             self.latency.labels(version).observe(seconds, exemplar)
+
+    def refused(self, path: str, status: int) -> None:
+        """Count one request outside ``/predict`` refused with a 4xx (the endpoint's first path segment, or "other")."""
+        endpoint = path.strip("/").split("/", 1)[0]
+        self.refusals.labels(endpoint if endpoint in ENDPOINTS else "other", str(status)).inc()
 
     def text(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition and its content type: the text format, or OpenMetrics (with the

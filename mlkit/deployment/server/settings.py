@@ -11,10 +11,14 @@ and the part that ``POST /admin/settings`` changes while it serves.
 ``MLKIT_INFERENCE_LOG``          a JSON-lines file: one line per scored item
                                  (:mod:`mlkit.deployment.server.inference_log`)
 ``MLKIT_LOG_TEXT``               "1": the inference log also keeps each raw input (a message's text)
+``MLKIT_ADMIN_TOKEN``            the secret that ``/admin/settings`` requires (``Authorization: Bearer
+                                 <token>``); unset: the admin surface refuses everything. The launcher
+                                 makes one per server (:func:`mlkit.deployment.launch.server_env`)
 ``MLKIT_MAX_BATCH``              most items in one batch request (256)
 ``MLKIT_MAX_CHARS``              longest message (2,000 characters)
-``MLKIT_MAX_BODY``               largest request body in bytes (1,000,000)
 ``MLKIT_THREADS``                torch threads of the spam model (1)
+``MLKIT_SCORING_THREADS``        model calls that run at once, each in a worker thread (1)
+``MLKIT_SWITCH_INTERVAL_S``      Python's thread switch interval in the server (0.0005 s; default 0.005)
 ``MLKIT_FAULT_LATENCY_MS``       extra latency per request (fault injection; 0)
 ``MLKIT_FAULT_ERROR_RATE``       share of requests answered 500 (fault injection; 0)
 ``MLKIT_FAULT_BAD_OUTPUT_RATE``  share of answers the model gets badly wrong (fault injection; 0):
@@ -24,35 +28,52 @@ and the part that ``POST /admin/settings`` changes while it serves.
 ``MLKIT_TRACE_FILE``             a JSON-lines file: the OpenTelemetry spans of each request
                                  (:mod:`mlkit.monitoring.tracing`; off when not set)
 ``MLKIT_MICROBATCH_MS``          server-side micro-batching window in ms (0: off)
-``MLKIT_CACHE_SIZE``             cached predictions for repeated inputs (0: off)
+``MLKIT_CACHE_SIZE``             cached predictions for repeated inputs (0: off; at most 10,000)
 ``MLKIT_QUANTIZE``               "int8": dynamic int8 quantization of the spam MLP's linear layers
+``MLKIT_SCORING``                "thread" (default): model calls run in worker threads, so the event
+                                 loop keeps answering health checks; "loop": on the event loop, the
+                                 old way, kept only so lesson 04 can measure the difference
 ===============================  ======================================================================
 
-A bad value stops the server at start-up with a message naming the variable.
+The limits are defined once, here (``max_batch``, ``max_chars``); the largest request body
+follows from them and the model kind (:meth:`ModelAdapter.max_body
+<mlkit.deployment.server.adapters.ModelAdapter.max_body>`), so a request that the schema allows
+always fits. A bad value stops the server at start-up with a message naming the variable.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LatencyMs = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False, description="milliseconds, 0-10,000")]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, description="a share from 0 to 1")]
-WindowMs = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False, description="milliseconds, 0-1,000")]
-CacheSize = Annotated[int, Field(ge=0, le=1_000_000, description="entries, 0 (off) to 1,000,000")]
+MAX_CACHE = 10_000  # cached predictions: 10,000 messages of 2,000 emoji took 170 MB of the server (measured)
+LatencyMs = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+WindowMs = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
+CacheSize = Annotated[int, Field(ge=0, le=MAX_CACHE)]
+Scoring = Literal["thread", "loop"]
 
 RUNTIME = ("fault_latency_ms", "fault_error_rate", "fault_bad_output_rate", "fault_featurize_ms", "microbatch_ms",
-           "cache_size", "quantize")  # what POST /admin/settings may change
+           "cache_size", "quantize", "scoring")  # what POST /admin/settings may change
+RANGES = {"fault_latency_ms": "a latency in milliseconds from 0 to 10,000",
+          "fault_error_rate": "a share from 0 to 1 (0.2 = 20 % of requests)",
+          "fault_bad_output_rate": "a share from 0 to 1 (0.2 = 20 % of answers)",
+          "fault_featurize_ms": "a time in milliseconds from 0 to 10,000, added to each featurize step",
+          "microbatch_ms": "a window in milliseconds from 0 (off) to 1,000",
+          "cache_size": f"a whole number of entries from 0 (off) to {MAX_CACHE:,}",
+          "quantize": "true (int8 weights) or false (fp32)",
+          "scoring": '"thread" (model calls off the event loop) or "loop"'}  # the admin API's error messages
+FAULTS = ("fault_latency_ms", "fault_error_rate", "fault_bad_output_rate", "fault_featurize_ms")  # reported by /health/ready when set
 
 
 class RuntimeSettings(BaseModel):
     """The body of ``POST /admin/settings``: fault injection, micro-batching, the cache, quantization.
     Fields left out keep their value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 1 is not true, "5" is not a number
     fault_latency_ms: LatencyMs | None = None
     fault_error_rate: Share | None = None
     fault_bad_output_rate: Share | None = None
@@ -60,6 +81,7 @@ class RuntimeSettings(BaseModel):
     microbatch_ms: WindowMs | None = None
     cache_size: CacheSize | None = None
     quantize: bool | None = None
+    scoring: Scoring | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields that were sent."""
@@ -76,10 +98,14 @@ class ServerSettings(BaseSettings):
     version_label: str | None = None
     inference_log: Path | None = None
     log_text: bool = False
+    admin_token: Annotated[str | None, Field(min_length=16, max_length=256, repr=False)] = None
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 256
-    max_chars: Annotated[int, Field(ge=1, le=1_000_000)] = 2000
-    max_body: Annotated[int, Field(ge=1_000, le=100_000_000)] = 1_000_000
+    max_chars: Annotated[int, Field(ge=1, le=100_000)] = 2000
     threads: Annotated[int, Field(ge=1, le=256)] = 1
+    scoring_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    # how long the event loop may wait for the GIL while a worker thread scores: Python's default,
+    # 5 ms, is paid a few times per health probe; 0.5 ms keeps /health/live quick under full load
+    switch_interval_s: Annotated[float, Field(ge=0.0001, le=0.1)] = 0.0005
     fault_latency_ms: LatencyMs = 0.0
     fault_error_rate: Share = 0.0
     fault_bad_output_rate: Share = 0.0
@@ -88,6 +114,7 @@ class ServerSettings(BaseSettings):
     microbatch_ms: WindowMs = 0.0
     cache_size: CacheSize = 0
     quantize: bool = False
+    scoring: Scoring = "thread"
 
     @field_validator("quantize", mode="before")
     @classmethod
@@ -100,6 +127,22 @@ class ServerSettings(BaseSettings):
     def runtime(self) -> dict[str, Any]:
         """The settings ``POST /admin/settings`` may change, as the server starts with them."""
         return {k: getattr(self, k) for k in RUNTIME}
+
+
+def explain(errors: list[dict[str, Any]]) -> str:
+    """One sentence per problem of a ``POST /admin/settings`` body: the field, what was wrong, and
+    the setting's range and unit."""
+    problems = []
+    for e in errors:
+        field = str(e["loc"][0]) if e.get("loc") else ""
+        if e.get("type") == "extra_forbidden":
+            problems.append(f"{field!r} is not a setting; send any of {', '.join(RUNTIME)}")
+        elif field in RANGES:
+            value = str(e.get("input"))[:40]
+            problems.append(f"{field}: {value} is not allowed ({e['msg'].lower()}); send {RANGES[field]}")
+        else:
+            problems.append(f"{e['msg']}: send a JSON object of settings, e.g. {{\"fault_error_rate\": 0.1}}")
+    return "; ".join(problems)
 
 
 def read() -> ServerSettings:

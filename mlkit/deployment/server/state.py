@@ -5,6 +5,11 @@ metrics, the prediction cache, the micro-batcher and the inference log; :meth:`S
 is the request path both prediction endpoints share (faults, cache and micro-batcher, model,
 metrics, inference log, response). The endpoints are in :mod:`mlkit.deployment.server.app`.
 
+The model runs in worker threads (:meth:`Server.run_model`, at most ``MLKIT_SCORING_THREADS``
+at once), never on the event loop: a batch being scored does not hold up ``/health/live``.
+A request id comes from the client's ``x-request-id`` header when it is a short plain token
+(:data:`REQUEST_ID`), else the server makes one: what a client sends is never logged as it is.
+
 Upward import: mlkit.monitoring.tracing, because lesson 05 traces each request through the server
 (a span per request and per step, featurize and predict, when ``MLKIT_TRACE_FILE`` is set).
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,13 +28,21 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from mlkit.deployment.server import inference_log, registry
+from mlkit.deployment.server import errors, inference_log, registry
 from mlkit.deployment.server.adapters import ModelAdapter, Scored, adapter_for
 from mlkit.deployment.server.batcher import MicroBatcher
 from mlkit.deployment.server.cache import PredictionCache
 from mlkit.deployment.server.metrics import ServerMetrics
-from mlkit.deployment.server.settings import RuntimeSettings, ServerSettings
+from mlkit.deployment.server.settings import FAULTS, RuntimeSettings, ServerSettings
 from mlkit.monitoring.tracing import Tracing
+
+INLINE_LOG_ITEMS = 8  # a request's log lines are written on the loop up to this many items, else in a thread
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a client's x-request-id: 1-64 plain characters
+
+
+def request_id(header: str | None) -> str:
+    """The client's request id when it is a plain token of at most 64 characters, else a new one."""
+    return header if header is not None and REQUEST_ID.fullmatch(header) else uuid.uuid4().hex
 
 
 class Injected(Exception):
@@ -51,7 +65,9 @@ class Server:
         self.runtime = settings.runtime()
         self.metrics = ServerMetrics()
         self.cache = PredictionCache(self.runtime["cache_size"])
-        self.batcher = MicroBatcher(self.score)
+        self.batcher = MicroBatcher(self.run_model)
+        self.max_body = self.kind.max_body(settings)
+        self.limiter: Any = None  # an anyio.CapacityLimiter, made on the event loop
         self.batcher.window_ms = self.runtime["microbatch_ms"]
         self.log = inference_log.InferenceLog(settings.inference_log, keep_raw=settings.log_text)
         self.faults = random.Random(0)  # the injected faults, reproducible for a given order of requests
@@ -87,6 +103,32 @@ class Server:
         self.metrics.batch_size.labels(self.version).observe(len(items))
         return scored
 
+    async def run_model(self, items: Sequence[Any]) -> list[Scored]:
+        """:meth:`score` in a worker thread (at most ``scoring_threads`` at once; the others wait
+        without blocking the loop), or on the event loop itself with the ``scoring="loop"`` setting."""
+        if self.runtime["scoring"] == "loop":
+            return self.score(items)
+        import anyio.to_thread
+
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(self.settings.scoring_threads)
+        return await anyio.to_thread.run_sync(self.score, items, limiter=self.limiter)
+
+    async def log_request(self, rid: str, endpoint: str, outcome: str, seconds: float, items: Sequence[Any],
+                          scored: Sequence[Scored] | None, hits: Sequence[bool] | None,
+                          options: dict[str, Any]) -> None:
+        """:meth:`write_log`, in a worker thread for a batch: the spam model's log summarizes each
+        message (lesson 01's statistics), about 1 ms per 2,000 characters, too long for the loop."""
+        if not self.log.active:
+            return
+        args = (rid, endpoint, outcome, seconds, items, scored, hits, options)
+        if len(items) <= INLINE_LOG_ITEMS or self.runtime["scoring"] == "loop":
+            self.write_log(*args)
+        else:
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(self.write_log, *args)
+
     async def predict(self, items: Sequence[Any]) -> tuple[list[Scored], list[bool]]:
         """Score items through the cache and the micro-batcher (when they are on); return the
         scores and which came from the cache."""
@@ -99,7 +141,7 @@ class Server:
             if self.batcher.window_ms > 0 and len(todo) == 1:
                 fresh = [await self.batcher.submit(items[todo[0]])]
             else:
-                fresh = self.score([items[i] for i in todo])
+                fresh = await self.run_model([items[i] for i in todo])
             for i, s in zip(todo, fresh):
                 scored[i] = s
                 self.cache.put(keys[i], s)
@@ -122,6 +164,10 @@ class Server:
             return scored
         assert self.adapter is not None
         return [self.adapter.corrupt(s) if self.faults.random() < rate else s for s in scored]
+
+    def faults_on(self) -> dict[str, float]:
+        """The injected faults that are set (what ``/health/ready`` reports)."""
+        return {k: self.runtime[k] for k in FAULTS if self.runtime[k]}
 
     def apply(self, new: RuntimeSettings) -> dict[str, Any]:
         """Change run-time settings; return them all."""
@@ -151,17 +197,21 @@ class Server:
                        latency_ms=seconds * 1000, records=records, hits=hits, raws=raws)
 
     def not_ready(self) -> JSONResponse:
-        return JSONResponse({"detail": f"model not loaded yet ({self.load_error or 'loading'})"}, status_code=503)
+        if self.load_error:
+            why = f"the model failed to load ({self.load_error}): read the server's log, fix it and restart"
+        else:
+            why = "the model is still loading: retry when GET /health/ready answers 200"
+        return errors.response(503, why, headers={"retry-after": "1"})
 
     async def handle(self, request: Request, endpoint: str, body: Any,
                      respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
         """Both prediction endpoints: faults, model, metrics, inference log, response (in a span
         that carries the request id, when tracing is on)."""
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        with self.tracing.request("model server", request.headers, request_id, endpoint=endpoint):
-            return await self.serve(request_id, endpoint, body, respond)
+        rid = request_id(request.headers.get("x-request-id"))
+        with self.tracing.request("model server", request.headers, rid, endpoint=endpoint):
+            return await self.serve(rid, endpoint, body, respond)
 
-    async def serve(self, request_id: str, endpoint: str, body: Any,
+    async def serve(self, rid: str, endpoint: str, body: Any,
                     respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
         """One prediction request, once its id is known (:meth:`handle`)."""
         t0 = time.perf_counter()
@@ -174,21 +224,22 @@ class Server:
             scored, hits = await self.predict(items)
         except Injected:
             seconds = time.perf_counter() - t0
-            self.metrics.request(self.version, "error", seconds, self.tracing.exemplar(request_id))
-            self.write_log(request_id, endpoint, "error", seconds, items, None, None, options)
-            return JSONResponse({"detail": "injected fault: the server is set to fail some requests",
-                                 "request_id": request_id}, status_code=500,
-                                headers={"x-model-version": self.version})
+            self.metrics.latency.labels(self.version).observe(seconds, self.tracing.exemplar(rid))
+            await self.log_request(rid, endpoint, "error", seconds, items, None, None, options)
+            return errors.response(500, "injected fault: this server is set to fail a share of requests "
+                                   "(fault_error_rate); retry, or ask its operator", request_id=rid,
+                                   headers={"x-model-version": self.version, "x-request-id": rid})
         scored = self.spoil(scored)
         seconds = time.perf_counter() - t0
-        self.metrics.request(self.version, "ok", seconds, self.tracing.exemplar(request_id))
+        # counted by the guard, by status; the latency with the request's exemplar (lesson 05's traces)
+        self.metrics.latency.labels(self.version).observe(seconds, self.tracing.exemplar(rid))
         labels: dict[str, int] = {}
         for s in scored:
             label = adapter.label(s, options)
             labels[label] = labels.get(label, 0) + 1
         for label, n in labels.items():
             self.metrics.predictions.labels(self.version, label).inc(n)
-        self.write_log(request_id, endpoint, "ok", seconds, items, scored, hits, options)
+        await self.log_request(rid, endpoint, "ok", seconds, items, scored, hits, options)
         answers = [adapter.answer(s, options) for s in scored]
-        return Response(orjson.dumps(respond(request_id, answers)), media_type="application/json",
-                        headers={"x-model-version": self.version})
+        return Response(orjson.dumps(respond(rid, answers)), media_type="application/json",
+                        headers={"x-model-version": self.version, "x-request-id": rid})
