@@ -45,7 +45,7 @@ EXPERIMENT = "06_retraining"
 DATA_FILE = "bike.parquet"
 COLUMNS = ["datetime", "week", *INPUTS, TARGET]  # what a bike data release holds
 FAILURES = ("validation", "training", "canary")
-RUN_TAGS = ("airflow_run_id", "airflow_logical_date")  # what an orchestrated retrain adds to its lineage
+RUN_TAGS = ("airflow_run_id", "airflow_logical_date", "git_commit")  # what Airflow or CI adds to the lineage
 
 
 class RetrainError(MlkitError, RuntimeError):
