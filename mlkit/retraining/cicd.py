@@ -231,15 +231,20 @@ def test_alpha_is_a_positive_penalty():
 '''
 
 
-def add_training_code(repo: str | Path) -> bool:
-    """Commit ``train.py``, its tests and the workflow to ``repo`` (as written above); False when unchanged."""
+def add_training_code(repo: str | Path, data_tag: str | None = None) -> bool:
+    """Commit ``train.py``, its tests and the workflow to ``repo`` (as written above); False when unchanged.
+
+    ``data_tag``: pin the data to that release's ``bike.parquet.dvc`` (the champion's data, so that
+    CI compares code with code on the same rows; DVC fetches the file by its md5 when CI runs)."""
     from mlkit.data import versioning
 
     repo = Path(repo)
+    if data_tag is not None:
+        versioning.sh(["git", "checkout", data_tag, "--", "bike.parquet.dvc"], repo, echo=False)
     for rel, text in {"train.py": TRAIN_PY, "tests/test_train.py": TEST_TRAIN_PY, WORKFLOW_FILE: CI_WORKFLOW}.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_text(text)
-    versioning.sh(["git", "add", "train.py", "tests", WORKFLOW_FILE], repo, echo=False)
+    versioning.sh(["git", "add", "train.py", "tests", WORKFLOW_FILE, "bike.parquet.dvc"], repo, echo=False)
     if not versioning.sh(["git", "status", "--porcelain"], repo, echo=False).strip():
         return False
     versioning.sh(["git", "commit", "-q", "-m", "CI: the training code, its tests and the workflow"], repo, echo=False)
