@@ -9,6 +9,7 @@ structure (:func:`check`) and runs the same steps in-process through
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ def check(root: str | Path) -> list[str]:
 # ------------------------------------------------------------------ CI/CD that blocks (lesson 06, section 7)
 WORKFLOW_FILE = ".github/workflows/ci.yml"
 LOCAL_ONLY_SKIP = "${{ !env.LOCAL_CI }}"  # the `if:` of the steps only a hosted runner needs
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in a step's output
 PRE_JOBS = ("test", "gate")  # decide whether a push is accepted (pre-receive)
 POST_JOBS = ("promote",)  # run once it is (post-receive)
 
@@ -348,12 +350,24 @@ def run_jobs(workdir: Path, names: tuple[str, ...], env: dict[str, str]) -> tupl
             label = step.get("name", step["run"].split("\n")[0])
             done = subprocess.run(step["run"], shell=True, cwd=workdir, env={**env, **(flow.get("env") or {})},
                                   capture_output=True, text=True, timeout=600)
-            out = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+            out = [ANSI.sub("", ln) for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
             if done.returncode != 0:
                 shown += [f"CI {name} > {label}: FAILED (exit {done.returncode})", *[f"    {ln}" for ln in out[-8:]]]
                 return False, shown
             shown.append(f"CI {name} > {label}: ok" + (f" ({out[-1].strip()[:150]})" if out else ""))
     return True, shown
+
+
+def _data_tag(commit: str, pointer: str = "bike.parquet.dvc") -> str:
+    """The release tag whose data pointer is the one ``commit`` holds ("untagged" if none)."""
+    import subprocess
+
+    def show(rev: str) -> str:
+        return subprocess.run(["git", "show", f"{rev}:{pointer}"], capture_output=True, text=True).stdout
+
+    mine = show(commit)
+    tags = subprocess.run(["git", "tag", "--sort=-creatordate"], capture_output=True, text=True).stdout.split()
+    return next((t for t in tags if mine and show(t) == mine), "untagged")
 
 
 def _hook(stage: str) -> int:
@@ -382,9 +396,7 @@ def _hook(stage: str) -> int:
             with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
                 archive.extractall(work, filter="data")
             (work / ".dvc" / "config.local").write_text("[core]\n    no_scm = true\n")  # a copy, not a git repo
-            tag = subprocess.run(["git", "describe", "--tags", "--abbrev=0", new], capture_output=True,
-                                 text=True).stdout.strip() or "untagged"
-            (work / ".data-tag").write_text(tag)
+            (work / ".data-tag").write_text(_data_tag(new))
         elif not work.exists():
             print(f"CI: no pre-receive run for {new[:12]}; nothing to promote")
             continue

@@ -13,8 +13,9 @@ database).
   sensor waits for them;
 - :func:`test` runs ``dag.test(logical_date=...)`` for one or more dates (one after the other: a
   backfill without a scheduler) and returns what happened;
-- :func:`inspect` loads a DAG file the way Airflow would and reports its import error, or its
-  schedule, retries, catchup and how many runs catchup would create today.
+- :func:`inspect` loads DAG files the way Airflow would and reports, for each, its import error or
+  its warnings, schedule, retries, catchup and the days since its start date (the runs a daily
+  catchup would create today).
 
 ``python -m mlkit.retraining.orchestration test|inspect ...`` is the child's command line.
 """
@@ -175,8 +176,9 @@ def runs_so_far(job: Any, n: int, timeout: float = 600) -> dict[str, Any]:
     raise ProcessError(f"{job.name}: fewer than {n} runs after {timeout:.0f} s; its log {job.log_file}")
 
 
-def inspect(home: AirflowHome, sources: dict[str, str], timeout: float = 180) -> dict[str, dict[str, Any]]:
-    """Load DAG files (``{name: source}``) as Airflow would, in one child process; what it finds in each."""
+def inspect(home: AirflowHome, sources: dict[str, str], timeout: float = 180) -> Any:
+    """Load DAG files (``{name: source}``) as Airflow would, in one child process; returns the started
+    Job, whose ``.result()`` is ``{name: what Airflow found}`` (see :func:`_inspect_one`)."""
     folder = home.root / "inspect"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -185,7 +187,7 @@ def inspect(home: AirflowHome, sources: dict[str, str], timeout: float = 180) ->
         paths[-1].write_text(source)
     out = folder / "inspect.json"
     args = ["-m", "mlkit.retraining.orchestration", "inspect", "--out", str(out), *map(str, paths)]
-    return _job(home, args, "airflow inspect", timeout, out).start().result()
+    return _job(home, args, "airflow inspect", timeout, out).start()
 
 
 def runs_table(result: dict[str, Any]) -> pd.DataFrame:

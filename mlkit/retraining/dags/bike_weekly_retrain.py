@@ -1,8 +1,8 @@
 """The weekly retraining of the bike model as an Apache Airflow DAG (lesson 06).
 
 Every Saturday at midnight of the replayed 2011 year (the first hour of a replay week), Airflow
-runs: wait for the week's labelled rows -> validate -> release -> train -> gate -> canary ->
-promote. Each task calls one method of :class:`mlkit.retraining.pipeline.RetrainingPipeline`,
+runs: wait for the week's labelled rows -> validate -> train (release with DVC, fit, register)
+-> gate -> canary -> promote. Each task calls one method of :class:`mlkit.retraining.pipeline.RetrainingPipeline`,
 the same ones the lesson walks through by hand and ``retrain`` runs, so there is one
 implementation. A task that raises is retried (``retries``); the gate is a short circuit, so a
 blocked challenger skips the canary and the promotion. The MLflow run and the registered
@@ -10,7 +10,7 @@ version carry the Airflow run id and logical date as tags (their lineage).
 
 Where things are: ``$MLKIT_HOME`` (the course store), ``$MLKIT_RETRAIN_WORKDIR`` (the lesson's
 workspace; the label feed drops ``landing/labels-YYYY-MM-DD.parquet`` there). A run's
-configuration may say ``{"flaky": "release"}``: that task then fails once with a transient
+configuration may say ``{"flaky": "train"}``: that task then fails once with a transient
 error (a DVC remote that did not answer) and succeeds when Airflow retries it.
 """
 
@@ -73,26 +73,18 @@ def bike_weekly_retrain():
         return path
 
     @task
-    def release(path: str) -> dict:
+    def train(path: str) -> dict:
+        """Release the rows with DVC, then fit, log and register the challenger (MLflow)."""
         import pandas as pd
-
-        run = _run()
-        if run["flaky"] == "release" and run["try"] == 1:
-            raise ConnectionError("the DVC remote did not answer (injected, transient: the retry will succeed)")
-        rel = _pipeline().release(pd.read_parquet(path), run["tag"])
-        return {"tag": rel.tag, "md5": rel.md5, "path": path}
-
-    @task
-    def train(rel: dict) -> dict:
-        import pandas as pd
-
-        from mlkit.retraining.pipeline import BikeRelease
 
         pl, run = _pipeline(), _run()
-        release = BikeRelease(rel["tag"], rel["md5"], Path(rel["path"]))
-        run_id, _ = pl.train(pd.read_parquet(rel["path"]), release, tags=run["tags"])
+        if run["flaky"] == "train" and run["try"] == 1:
+            raise ConnectionError("the DVC remote did not answer (injected, transient: the retry will succeed)")
+        frame = pd.read_parquet(path)
+        release = pl.release(frame, run["tag"])
+        run_id, _ = pl.train(frame, release, tags=run["tags"])
         version = pl.register(run_id, release, pl.champion(), tags=run["tags"])
-        return {"version": version, "path": rel["path"]}
+        return {"version": version, "path": path}
 
     @task.short_circuit
     def gate(trained: dict) -> bool:
@@ -131,7 +123,7 @@ def bike_weekly_retrain():
         _pipeline().promote(trained["version"])
         return trained["version"]
 
-    trained = train(release(validate(wait_for_labels())))
+    trained = train(validate(wait_for_labels()))
     passed = gate(trained)
     checked = canary(trained)
     passed >> checked
