@@ -8,6 +8,24 @@ from mlkit.course.errors import DeviceError
 VALID_DEVICES = ("auto", "cuda", "mps", "cpu")
 
 
+def requested_device(name: str | None = None) -> str:
+    """The device asked for, checked by name only (torch is not imported): "auto" when nothing is.
+
+    Args:
+        name: "auto", "cuda", "cuda:1", "mps" or "cpu"; None reads $MLKIT_DEVICE, else "auto".
+
+    Raises:
+        DeviceError: the name is unknown.
+    """
+    requested = (name or settings().device or "auto").strip().lower()
+    if requested.split(":", 1)[0] not in VALID_DEVICES:
+        raise DeviceError(
+            f"Unknown device {requested!r}. Valid devices: {', '.join(VALID_DEVICES)} "
+            f"(pass device=... to mlkit.setup or set {DEVICE_ENV})."
+        )
+    return requested
+
+
 def pick_device(name: str | None = None) -> str:
     """Return the device to use as a string torch understands ("cuda", "mps", "cpu").
 
@@ -18,13 +36,10 @@ def pick_device(name: str | None = None) -> str:
     Raises:
         DeviceError: the name is unknown, or that device is not available here.
     """
-    requested = (name or settings().device or "auto").strip().lower()
+    requested = requested_device(name)
     kind = requested.split(":", 1)[0]
-    if kind not in VALID_DEVICES:
-        raise DeviceError(
-            f"Unknown device {requested!r}. Valid devices: {', '.join(VALID_DEVICES)} "
-            f"(pass device=... to mlkit.setup or set {DEVICE_ENV})."
-        )
+    if kind == "cpu":
+        return requested
     import torch
 
     cuda_ok = torch.cuda.is_available()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import random
 import re
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit.course.config import FAST_ENV, HOME_ENV, QUIET_ENV, default_home, flag
-from mlkit.course.device import pick_device
+from mlkit.course.device import pick_device, requested_device
 from mlkit.course.errors import MlkitError
 
 if TYPE_CHECKING:
@@ -27,8 +30,14 @@ class Workspace:
     lesson: str
     root: Path
     seed: int
-    device: str
+    requested_device: str  # "auto", "cuda", "mps" or "cpu", as asked for
     fast: bool
+
+    @cached_property
+    def device(self) -> str:
+        """The compute device torch will use ("cuda", "mps" or "cpu"), picked on first use:
+        "auto" has to ask torch, and a lesson that never trains with torch need not import it."""
+        return pick_device(self.requested_device)
 
     @property
     def data_dir(self) -> Path:
@@ -64,18 +73,51 @@ class Workspace:
         return self.store.require(spec, seed=self.seed)
 
 
+class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
+    """Seeds torch the moment it is first imported (one instance; the latest seed counts).
+
+    torch's import costs about 1.5 s of CPU, which a lesson or a graded exercise that never
+    uses torch should not pay in its set-up cell; torch is seeded all the same when it comes.
+    """
+
+    seed = 0
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "torch":
+            return None
+        sys.meta_path.remove(self)  # once is enough; the search below must not find us again
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            execute, seed = spec.loader.exec_module, self.seed
+
+            def exec_module(module: Any) -> None:
+                execute(module)
+                module.manual_seed(seed)
+
+            spec.loader.exec_module = exec_module  # this spec's own loader object
+        return spec
+
+
+_seed_torch_on_import = _SeedTorchOnImport()
+
+
 def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy and torch (CPU and GPUs).
+    """Seed python's ``random``, numpy and torch (CPU and GPUs): torch now if it is imported,
+    else the moment it is.
 
     It does not make str hashes (set iteration order) reproducible: ``PYTHONHASHSEED`` is
     read once, when Python starts, so setting it here would change nothing in this process.
     """
     import numpy as np
-    import torch
 
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    else:
+        _seed_torch_on_import.seed = seed
+        if _seed_torch_on_import not in sys.meta_path:
+            sys.meta_path.insert(0, _seed_torch_on_import)
 
 
 def setup(
@@ -92,7 +134,8 @@ def setup(
     points MLflow tracking and registry at the course store's sqlite database
     (``$MLKIT_HOME/store/mlflow.db``; use :func:`mlkit.training.tracking.experiment` to
     make an experiment, so its artifacts stay in the store), turns telemetry off, seeds
-    python, numpy and torch, and picks the device (cuda, then mps, then cpu).
+    python, numpy and torch (torch when it is first imported), and picks the device (cuda, then
+    mps, then cpu: "auto" on first use of ``ws.device``, an accelerator asked for by name now).
 
     Args:
         lesson: the lesson's id, e.g. "01_data" (letters, digits, "_" and "-").
@@ -121,7 +164,7 @@ def setup(
         lesson=lesson,
         root=root,
         seed=int(seed),
-        device=pick_device(device),
+        requested_device=requested_device(device),
         fast=bool(fast) or flag(FAST_ENV),
     )
     (root.parent / "store").mkdir(exist_ok=True)
@@ -132,5 +175,7 @@ def setup(
 
         mlflow.set_tracking_uri(ws.tracking_uri)
         mlflow.set_registry_uri(ws.tracking_uri)
+    if ws.requested_device.split(":", 1)[0] in ("cuda", "mps"):
+        ws.device  # noqa: B018  an accelerator asked for by name is checked now, with a clear error
     seed_everything(ws.seed)
     return ws

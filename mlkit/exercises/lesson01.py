@@ -1,6 +1,7 @@
-"""Lesson 01 exercises: write expectations, split without leakage, release and restore data.
+"""Lesson 01 exercises: write expectations, split without leakage, release and restore data, join a
+feature as of each label's time.
 
-Four exercises on the real SMS data, each checked by running the learner's code on fresh
+Five exercises on real data (the SMS messages, the bike rentals), each checked by running the learner's code on fresh
 inputs (new deliveries, a new DVC repository), never by reading it. Each check is an ``ask``
 (runs the learner's code, records what it returned or what it left in the repository) and a
 ``judge`` (decides from that record); ``hidden`` draws the inputs a grader adds. The quiz is
@@ -410,5 +411,139 @@ q4 = Question(
 )
 
 
+# --- q5: join labels to a feature as of their time ----------------------------------------------
+RIDER_TYPES = ("casual", "registered")  # two entities of the bike data: its two kinds of riders
+
+
+@fixtures.by_case
+def _q5_tables(case: dict):
+    """(labels, offline, answers): the riders of each kind per hour (the bike data's ``casual`` and
+    ``registered`` columns, one entity each); the offline table of ``riders_last_3h`` computed by
+    lesson 01's one definition; ``n`` labels drawn at random (requests, on the hour or some minutes
+    past it, with the riders of their hour), sorted by time; and the values that the right join and
+    its typical mistakes give each label (read-only)."""
+    import duckdb
+    import numpy as np
+    import pandas as pd
+
+    from mlkit.course import datasets
+    from mlkit.data import features
+
+    bikes = datasets.load_bike_sharing()
+    long = pd.concat([bikes[["datetime", e]].rename(columns={e: "bikers"}).assign(entity=e) for e in RIDER_TYPES])
+    log = features.ride_log(long)
+    n, seed = case.get("n", 400), case.get("seed", 0)
+    labels = log.sample(n, random_state=seed).astype({"datetime": "datetime64[ns]"})
+    rng = np.random.default_rng(seed)  # half the requests arrive on the hour, half at some minute past it
+    labels["datetime"] += pd.to_timedelta(rng.integers(1, 60, n) * (rng.random(n) < 0.5), unit="min")
+    labels = labels.sort_values(["datetime", "entity"], ignore_index=True)
+    with duckdb.connect() as con:
+        con.register("log", log)
+        offline = features.offline_table(con).astype({"hour": "datetime64[ns]", "available_at": "datetime64[ns]"})
+        variants = {"right": features.ASOF_JOIN, "naive": features.NAIVE_JOIN,
+                    "strict": _variant(features.ASOF_JOIN, ">= f.available_at", "> f.available_at"),
+                    "later": _variant(features.ASOF_JOIN, ">= f.available_at", "<= f.available_at"),
+                    "no entity": _variant(features.ASOF_JOIN, "l.entity = f.entity AND ", "")}
+        answers = {name: _in_order(labels, features.join(con, labels, sql)) for name, sql in variants.items()}
+    return labels, offline, answers
+
+
+def _in_order(labels, joined):
+    """The joined riders_last_3h, in the order of ``labels``."""
+    joined = joined.astype({"datetime": "datetime64[ns]"})[["entity", "datetime", "riders_last_3h"]]
+    return labels[["entity", "datetime"]].merge(joined, on=["entity", "datetime"], how="left").riders_last_3h.to_numpy()
+
+
+def feature_tables() -> tuple[Any, Any]:
+    """(labels, offline) of exercise 5's example: copies to look at and try things on."""
+    labels, offline, _ = _q5_tables({})
+    return labels.copy(), offline.copy()
+
+
+def _variant(sql: str, old: str, new: str) -> str:
+    if old not in sql:
+        raise AssertionError(f"lesson01 q5: {old!r} is no longer in the join's SQL; update the check.")
+    return sql.replace(old, new)
+
+
+def _plain_join(value: Any) -> Any:
+    """A returned frame as data the record can hold: its time as text, its other columns as they are."""
+    import pandas as pd
+
+    if not isinstance(value, pd.DataFrame) or value.size > 50_000:
+        return value
+    return value.assign(**{c: value[c].astype(str) for c in value.columns if pd.api.types.is_datetime64_any_dtype(value[c])})
+
+
+def _ask_q5(case: dict, point_in_time) -> dict:
+    labels, offline, _ = _q5_tables(case)
+    got = call(point_in_time, labels.copy(), offline.copy())
+    return {"joined": Returned(_plain_join(got.value)) if got.ok else got}
+
+
+def _judge_q5(got: dict, case: dict) -> str:
+    import numpy as np
+    import pandas as pd
+
+    labels, _, answers = _q5_tables(case)
+    joined = got["joined"].value
+    if not isinstance(joined, pd.DataFrame):
+        raise Mistake(f"point_in_time should return a DataFrame (the labels with a riders_last_3h column); "
+                      f"it returned {kind(joined)}.")
+    missing = [c for c in ("entity", "datetime", "riders_last_3h") if c not in joined.columns]
+    if missing:
+        raise Mistake(f"The result lacks the column(s) {missing}: keep the labels' entity and datetime, "
+                      "and add the feature's riders_last_3h.")
+    if len(joined) != len(labels):
+        raise Mistake(f"{len(joined)} rows for {len(labels)} labels: a point-in-time join keeps every label "
+                      "once (a left join: a label with no value yet gets NaN).")
+    keys = pd.DataFrame({"entity": joined["entity"].astype(str),
+                         "datetime": pd.to_datetime(joined["datetime"].astype(str), errors="coerce")})
+    mine = keys.assign(value=pd.to_numeric(joined["riders_last_3h"], errors="coerce").to_numpy())
+    if keys.isna().any().any() or mine.duplicated(["entity", "datetime"]).any():
+        raise Mistake("Each label (entity, datetime) should appear once in the result, with its own time stamp.")
+    order = labels[["entity", "datetime"]].merge(mine, on=["entity", "datetime"], how="left")
+    values = order["value"].to_numpy(float)
+
+    def same(name: str) -> bool:
+        return bool(np.allclose(values, answers[name], equal_nan=True))
+
+    if same("right"):
+        return f"All {len(labels)} labels got the newest value known at their time, from their own entity."
+    if same("naive"):
+        raise Mistake("You matched the label's time to the feature's hour: that window ends with the label's own "
+                      "hour, so the answer leaks into the input. Join on available_at <= the label's time.")
+    if same("strict"):
+        raise Mistake("Your values are one hour old: a value that became available exactly at the label's time "
+                      "was known then. Use available_at <= datetime (allow exact matches).")
+    if same("later"):
+        raise Mistake("Your values became known only after the label's time (a forward match): a request "
+                      "cannot read the future. Take the newest row with available_at <= datetime (backward).")
+    if same("no entity"):
+        raise Mistake("Some labels got the other kind of rider's value: join within the same entity "
+                      "(ASOF ... ON l.entity = f.entity AND ..., or merge_asof(..., by='entity')).")
+    wrong = ~np.isclose(values, answers["right"], equal_nan=True)
+    i = int(np.flatnonzero(wrong)[0])
+    raise Mistake(f"{int(wrong.sum())} of {len(labels)} labels got another value than the newest one known at "
+                  f"their time; e.g. {labels.entity[i]} at {labels.datetime[i]}: yours {values[i]:.2f}, "
+                  f"expected {answers['right'][i]:.2f}. Look at the offline rows of that entity around that time.")
+
+
+def _hidden_q5(rng: random.Random) -> dict:
+    return {"n": rng.randrange(200, 800), "seed": rng.randrange(10**6)}
+
+
+q5 = Question(
+    LESSON, "q5", "Join labels to a feature as of their time", answer="point_in_time",
+    ask=_ask_q5, judge=_judge_q5, hidden=_hidden_q5,
+    hints=[
+        "For each label, the newest offline row of the same entity whose available_at is at or before "
+        "the label's datetime.",
+        "pandas: pd.merge_asof(labels, offline, left_on='datetime', right_on='available_at', by='entity') "
+        "(both sorted by time). DuckDB: the lesson's features.ASOF_JOIN.",
+    ],
+)
+
+
 # --- the exercises, in the order learners meet them ----------------------------------------------
-QUESTIONS = [q1, q2, q3, q4]
+QUESTIONS = [q1, q2, q3, q4, q5]

@@ -33,6 +33,36 @@ def test_setup_seeds_python_numpy_and_torch(home):
     assert (np.random.rand(), torch.rand(1).item()) == first
 
 
+def test_torch_is_imported_only_when_used_and_then_seeded(home):
+    """Set-up does not import torch (about 1.5 s of CPU); a later import is seeded all the same,
+    with the latest set-up's seed, and asking for the device is what imports it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, mlkit\n"
+        "mlkit.setup('00_test', seed=1)\n"
+        "ws = mlkit.setup('00_test', seed=7)\n"
+        "assert 'torch' not in sys.modules, 'set-up imported torch'\n"
+        "import torch\n"
+        "drawn = torch.rand(2).tolist()\n"
+        "torch.manual_seed(7)\n"
+        "assert drawn == torch.rand(2).tolist(), 'torch was not seeded with the set-up seed'\n"
+        "assert ws.device in ('cpu', 'cuda', 'mps')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "MLKIT_HOME": str(home)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_accelerator_asked_for_by_name_is_checked_at_set_up(home, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(MlkitError, match="no CUDA GPU"):
+        mlkit.setup("00_test", device="cuda")
+    with pytest.raises(MlkitError, match="Unknown device 'tpu'"):
+        mlkit.setup("00_test", device="tpu")
+
+
 def test_fast_flag_from_parameter_or_environment(home, monkeypatch):
     monkeypatch.delenv("MLKIT_FAST", raising=False)
     assert mlkit.setup("00_test").fast is False

@@ -113,6 +113,56 @@ def test_q4_reference_passes_and_mistakes_are_named(reference):
     _expect(ex.q4, with_checkout, says="fresh clone")
 
 
+# --- q5 ----------------------------------------------------------------------------------------
+def _asof(labels, offline, **kwargs):
+    import pandas as pd
+
+    return pd.merge_asof(labels, offline, left_on="datetime", right_on="available_at", **kwargs)
+
+
+def test_q5_reference_passes_also_through_duckdb(reference):
+    import duckdb
+
+    from mlkit.data import features
+
+    _expect(ex.q5, reference["point_in_time"], "passed")
+
+    def with_duckdb(labels, offline):
+        with duckdb.connect() as con:
+            con.register("offline", offline.astype({"available_at": "datetime64[us]", "hour": "datetime64[us]"}))
+            return features.join(con, labels)
+
+    _expect(ex.q5, with_duckdb, "passed")
+
+
+def test_q5_mistakes():
+    def naive(labels, offline):
+        return labels.merge(offline, left_on=["entity", "datetime"], right_on=["entity", "hour"], how="left")
+
+    _expect(ex.q5, naive, says="leaks")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline, by="entity", allow_exact_matches=False),
+            says="one hour old")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline, by="entity", direction="forward"),
+            says="after the label's time")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline.drop(columns="entity")), says="other kind of rider")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline, by="entity", direction="nearest"),
+            says="another value than the newest")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline, by="entity").iloc[5:], says="keeps every label")
+    _expect(ex.q5, lambda labels, offline: _asof(labels, offline, by="entity").drop(columns="entity"),
+            says="lacks the column")
+    _expect(ex.q5, lambda labels, offline: labels, says="lacks the column")
+    _expect(ex.q5, lambda labels, offline: None, says="returned NoneType")
+    _expect(ex.q5, None, status="not started")
+
+
+def test_q5_tables_hold_two_entities_and_requests_off_the_hour():
+    labels, offline = ex.feature_tables()
+    assert set(labels.entity) == set(offline.entity) == set(ex.RIDER_TYPES)
+    minutes = labels.datetime.dt.minute
+    assert 0.3 < (minutes == 0).mean() < 0.7 and labels.datetime.is_monotonic_increasing
+    assert offline.available_at.is_monotonic_increasing
+
+
 def test_exercise_repo_starts_with_untracked_data(tmp_path):
     repo = ex.exercise_repo(tmp_path)
     assert (repo / ex.DATA_FILE).exists()
@@ -121,7 +171,8 @@ def test_exercise_repo_starts_with_untracked_data(tmp_path):
 
 # --- quiz --------------------------------------------------------------------------------------
 _RIGHT = {"dedup_order": 1, "kappa_from_agreement": "0.5", "seen_messages": "108", "schema_faults": [0, 1, 4], "git_checkout_dvc": 1,
-          "repro_nothing": 1, "parquet_column": "Parquet is columnar, so it reads only that column"}
+          "repro_nothing": 1, "parquet_column": "Parquet is columnar, so it reads only that column",
+          "point_in_time_value": 1, "skew_detect": 1}
 
 
 def test_quiz_right_answers_grade_right_and_every_question_explains():
