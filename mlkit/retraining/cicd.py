@@ -319,7 +319,8 @@ def validate_workflow(*paths: str | Path) -> dict[str, list[str]]:
         raise RuntimeError(f"check-jsonschema gave no report (exit {done.returncode}): {done.stderr[-500:]}") from None
     found: dict[str, list[str]] = {str(p): [] for p in paths}
     for err in report.get("errors", []):
-        found.setdefault(err.get("filename", "?"), []).append(f"{err.get('path', '$')}: {err.get('message', '')}")
+        best = err.get("best_deep_match") or err.get("best_match") or err  # the most specific reason
+        found.setdefault(err.get("filename", "?"), []).append(f"{best.get('path', '$')}: {best.get('message', '')}")
     for err in report.get("parse_errors", []):
         found.setdefault(err.get("filename", "?"), []).append(f"cannot parse: {err.get('message', '')}")
     return found
