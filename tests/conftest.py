@@ -71,6 +71,7 @@ SLOW: dict[str, set[str] | None] = {
     "tests/exercises/test_lesson07.py": {"test_q3"},
     "tests/monitoring/test_alerts.py": {"test_error_fault_fires_in_a_real_prometheus"},
     "tests/monitoring/test_prom.py": {"test_real_prometheus_scrapes_and_agrees_with_python"},
+    "tests/monitoring/test_colocation.py": {"test_trainer_waits_paused_then_trains_and_drops_to_one_thread"},  # torch
     "tests/training/test_cluster.py": {"test_slurm_script_runs_on_one_node_with_srun_as_a_pass_through"},
     "tests/training/test_loop.py": {"test_plain_loop_and_trainer_end_with_bit_identical_weights"},
     "tests/training/test_peak_memory.py": None,     # a training step measured in a fresh process

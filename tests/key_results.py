@@ -160,6 +160,12 @@ CLAIMS: dict[str, list[Claim]] = {
         C("prediction_drift_share == 1",
           "section 6: the campaign moves the inputs and the predictions: every watched column drifts"),
         C("log_records > 0", "section 4: one record per request"),
+        C("min(p99_ms_serving_alone, p99_ms_training_beside, p99_ms_training_limited) > 0",
+          "section 9: p99 measured in each of the three phases"),
+        C("system_metrics_in_prometheus == prometheus_installed",
+          "section 9: Prometheus scraped process_cpu_seconds_total of the server and the trainer (asserted)"),
+        C("trace_spans >= 4", "section 10: one trace from the notebook through the router to featurize and predict"),
+        C("slow_span_found == 'featurize'", "section 10: the slowest exemplar's trace names the slowed step (asserted)"),
     ],
     "06_retraining": [
         C("min(mae_drift_triggered, mae_performance_triggered) < mae_never",

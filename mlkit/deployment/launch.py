@@ -58,7 +58,8 @@ def start_server(model_uri: str, *, kind: str = "spam", name: str = "model serve
     ``kind`` names the model adapter: "spam" (lesson 02's classifier) or "bike" (lesson 06's
     bike-demand model). Keyword settings: ``label``, ``inference_log`` and the server's
     ``MLKIT_*`` settings in lower case (``fault_error_rate=0.2``, ``fault_latency_ms=300``,
-    ``fault_bad_output_rate=1``, ``microbatch_ms=2``, ``cache_size=1000``, ``quantize="int8"``).
+    ``fault_bad_output_rate=1``, ``microbatch_ms=2``, ``cache_size=1000``, ``quantize="int8"``,
+    ``trace_file=path``: OpenTelemetry spans, lesson 05).
     """
     from mlkit.course.processes import BackgroundServer
 
@@ -84,11 +85,15 @@ def start_all(servers: Iterable[BackgroundServer]) -> list[BackgroundServer]:
 
 
 def start_router(backends: Mapping[str, str], primary: str, *, name: str = "router",
-                 log_dir: str | os.PathLike | None = None, start: bool = True) -> BackgroundServer:
-    """The router (an aiohttp reverse proxy) in front of ``backends`` ({name: url}), all traffic to ``primary``."""
+                 log_dir: str | os.PathLike | None = None, start: bool = True,
+                 trace_file: str | os.PathLike | None = None) -> BackgroundServer:
+    """The router (an aiohttp reverse proxy) in front of ``backends`` ({name: url}), all traffic to ``primary``;
+    with ``trace_file``, its OpenTelemetry spans go to that file (lesson 05)."""
     from mlkit.course.processes import BackgroundServer
 
     env = {**_QUIET, "MLKIT_ROUTER_BACKENDS": json.dumps(dict(backends)), "MLKIT_ROUTER_PRIMARY": primary}
+    if trace_file:
+        env["MLKIT_ROUTER_TRACE_FILE"] = str(trace_file)
     server = BackgroundServer.python("-m", "mlkit.deployment.router", "--port", "{port}", name=name,
                                      health_path="/admin/status", env=env,
                                      log_file=Path(log_dir) / f"{name}.log" if log_dir else None)

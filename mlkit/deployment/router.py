@@ -21,6 +21,10 @@ Every request that is not under ``/admin/`` is forwarded to one backend, chosen 
 
 ``GET /admin/status`` reports the state and per-backend counts and latencies (as this router
 measured them). aiohttp is used on both sides: lesson 04's benchmark found httpx the bottleneck.
+With ``MLKIT_ROUTER_TRACE_FILE`` set, each request leaves OpenTelemetry spans in that file.
+
+Upward import: mlkit.monitoring.tracing, because lesson 05 traces a request from the router to the
+model server (a span per request, the ``traceparent`` header passed on).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from mlkit.deployment import rollout
+from mlkit.monitoring.tracing import Tracing
 
 FORWARD = ("content-type", "x-request-id", "x-user")
 BACKENDS_HELP = 'Set MLKIT_ROUTER_BACKENDS to a JSON object {"name": "http://127.0.0.1:PORT", ...}.'
@@ -50,6 +55,7 @@ class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLKIT_ROUTER_", extra="ignore", env_ignore_empty=True)
     backends: dict[str, str] = {}
     primary: str | None = None
+    trace_file: str | None = None
 
     @classmethod
     def read(cls) -> RouterSettings:
@@ -94,7 +100,7 @@ class Backend:
 class Router:
     """The routing state, changed only through the admin API."""
 
-    def __init__(self, backends: dict[str, str], primary: str) -> None:
+    def __init__(self, backends: dict[str, str], primary: str, trace_file: str | None = None) -> None:
         if primary not in backends:
             raise ValueError(f"primary {primary!r} is not one of the backends {sorted(backends)}")
         self.backends = {name: Backend(name, url) for name, url in backends.items()}
@@ -108,6 +114,7 @@ class Router:
         self.events: list[dict[str, Any]] = []
         self.session: ClientSession | None = None
         self.pending: set[asyncio.Task] = set()
+        self.tracing = Tracing(trace_file, "router")
 
     def event(self, what: str, **detail: Any) -> None:
         self.events.append({"t": time.time(), "event": what, **detail})
@@ -167,7 +174,8 @@ class Router:
         body = await request.read()
         headers = {k: v for k in FORWARD if (v := request.headers.get(k)) is not None}
         name = self.choose(request.headers.get("x-user"))
-        status, data, out = await self.forward(name, request.method, request.path_qs, body, headers)
+        with self.tracing.proxy(request.headers, headers, backend=name):
+            status, data, out = await self.forward(name, request.method, request.path_qs, body, headers)
         shadow = self.shadow
         if shadow and shadow != name and request.method == "POST" and status < 400:
             task = asyncio.create_task(self.mirror(shadow, request.method, request.path_qs, body, headers, data))
@@ -340,9 +348,9 @@ def admin_routes(router: Router) -> web.RouteTableDef:
     return routes
 
 
-def make_app(backends: dict[str, str], primary: str) -> web.Application:
+def make_app(backends: dict[str, str], primary: str, trace_file: str | None = None) -> web.Application:
     """The router as an aiohttp application (its client session opens with the app)."""
-    router = Router(backends, primary)
+    router = Router(backends, primary, trace_file)
     app = web.Application(client_max_size=2_000_000)
     app["router"] = router
 
@@ -372,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(make_app(backends, primary), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(make_app(backends, primary, settings.trace_file), host=args.host, port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

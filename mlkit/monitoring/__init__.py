@@ -11,6 +11,9 @@ Modules (import them qualified, e.g. ``from mlkit.monitoring import scrape``):
 - ``inference_log``: the server's JSON-lines inference log read with pandas;
 - ``dashboard``: a live dashboard in the notebook and a Grafana dashboard JSON;
 - ``traffic``: requests with our own ids, and lesson 04's fault injection switched on and off;
+- ``colocation``: training beside serving, measured (phases of steady load, each process's CPU and
+  memory, a trainer held back); ``trainer``: the training job it starts;
+- ``tracing``: OpenTelemetry spans of the router and the model server, read back, drawn as a waterfall;
 - ``webhook``: a local receiver for Alertmanager's notifications;
 - ``widget``: the lesson's main widget, a drift injector.
 

@@ -61,6 +61,24 @@ def write_config(folder: str | os.PathLike, targets: Mapping[str, str], *, rule_
     return path
 
 
+def add_target(prometheus: BackgroundServer, config: str | os.PathLike, job: str, target: str,
+               timeout: float = 15.0) -> bool:
+    """Add scrape job ``job`` (``"127.0.0.1:port"``) to a running Prometheus: rewrite its config and
+    send SIGHUP, which makes Prometheus reload it. Returns whether the new target is up within
+    ``timeout`` seconds (``timeout=0``: does not wait, returns False)."""
+    import signal
+
+    import yaml
+
+    path = Path(config)
+    data = yaml.safe_load(path.read_text())
+    data["scrape_configs"] = [c for c in data["scrape_configs"] if c["job_name"] != job]
+    data["scrape_configs"].append({"job_name": job, "static_configs": [{"targets": [target]}]})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.killpg(os.getpgid(prometheus.pid), signal.SIGHUP)  # its process group: Prometheus, under the launcher's guard
+    return timeout > 0 and bool(wait_until(lambda: value(prometheus.url, f'up{{job="{job}"}}') == 1, timeout=timeout))
+
+
 def check_rules(path: str | os.PathLike) -> str:
     """Run ``promtool check rules`` on a rule file; return its report, raise if it fails."""
     tool = binary("promtool")
@@ -88,7 +106,7 @@ def start(config: str | os.PathLike, data_dir: str | os.PathLike, *, retention: 
     data = _fresh(Path(data_dir))
     cmd = [exe, f"--config.file={config}", f"--storage.tsdb.path={data}",
            "--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.retention.time={retention}",
-           "--log.level=warn"]
+           "--log.level=warn", "--enable-feature=exemplar-storage"]  # keeps the request ids (lesson 05, tracing)
     return BackgroundServer(cmd, name="Prometheus", health_path="/-/ready", startup_timeout=30,
                             log_file=data.parent / "prometheus.log").start()
 
@@ -138,6 +156,25 @@ def value(url: str, promql: str) -> float:
     """The single number a PromQL query gives (NaN when it returns nothing)."""
     result = query(url, promql)
     return float(result[0]["value"][1]) if result else float("nan")
+
+
+def series(url: str, promql: str, start: float, end: float, step: float = 1.0) -> dict[str, Any]:
+    """A range query: ``{label of each series: pandas Series of its values indexed by unix time}``;
+    a series is named by its ``job`` label, else by all its labels."""
+    import pandas as pd
+
+    found = api(url, "/api/v1/query_range", query=promql, start=str(start), end=str(end), step=str(step))["result"]
+    return {r["metric"].get("job") or str(r["metric"]): pd.Series([float(v) for _, v in r["values"]],
+                                                                   index=[float(t) for t, _ in r["values"]])
+            for r in found}
+
+
+def exemplars(url: str, promql: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The exemplars Prometheus stored for the series of ``promql`` between ``start`` and ``end``
+    (unix seconds): ``[{"labels": {...}, "value": float, "t": float, "series": {...}}, ...]``."""
+    found = api(url, "/api/v1/query_exemplars", query=promql, start=str(start), end=str(end))
+    return [{"labels": e["labels"], "value": float(e["value"]), "t": float(e["timestamp"]), "series": s["seriesLabels"]}
+            for s in found for e in s.get("exemplars", [])]
 
 
 def alerts(url: str) -> list[dict[str, Any]]:

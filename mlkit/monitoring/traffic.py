@@ -29,6 +29,9 @@ def send(url: str, texts: Sequence[str], request_ids: Sequence[str], workers: in
         return list(pool.map(lambda pair: predict(url, *pair), zip(texts, request_ids)))
 
 
-def set_faults(url: str, *, latency_ms: float = 0.0, error_rate: float = 0.0) -> dict[str, Any]:
-    """Switch the server's fault injection (``POST /admin/settings``, lesson 04's server)."""
-    return http.call(url, "/admin/settings", {"fault_latency_ms": latency_ms, "fault_error_rate": error_rate})
+def set_faults(url: str, *, latency_ms: float = 0.0, error_rate: float = 0.0, featurize_ms: float = 0.0
+               ) -> dict[str, Any]:
+    """Switch the server's fault injection (``POST /admin/settings``, lesson 04's server): extra
+    latency per request, a share of failing requests, extra time in the featurize step."""
+    return http.call(url, "/admin/settings", {"fault_latency_ms": latency_ms, "fault_error_rate": error_rate,
+                                              "fault_featurize_ms": featurize_ms})

@@ -79,9 +79,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "max_batch": settings.max_batch, "max_chars": settings.max_chars, "max_body_bytes": settings.max_body}})
 
     @app.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus metrics (text format)."""
-        text, content_type = server.metrics.text()
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics (text format, or OpenMetrics with exemplars when asked for)."""
+        text, content_type = server.metrics.text(request.headers.get("accept"))
         return Response(text, media_type=content_type)
 
     @app.get("/admin/settings")

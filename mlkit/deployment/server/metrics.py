@@ -8,7 +8,12 @@
   "count" for the bike model);
 * ``mlkit_cache_hits_total{version}``: items answered from the cache;
 * ``mlkit_model_batch_size{version}``: items per model call (micro-batching; histogram);
-* ``mlkit_model_info{version, name, run_id, data_version}``: the model served (value 1).
+* ``mlkit_model_info{version, name, run_id, data_version}``: the model served (value 1);
+* ``process_*``: the server process's CPU seconds, memory, open files (prometheus_client's
+  process collector; lesson 05 compares them with a trainer's).
+
+Each latency observation carries an exemplar, the request id (and the trace id when tracing),
+shown when the scraper asks for the OpenMetrics format (Prometheus does).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ class ServerMetrics:
     """The collectors, in a registry of their own (one per server process)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
         self.registry = CollectorRegistry()
         self.requests = Counter("mlkit_requests", "Prediction requests by model version and outcome "
@@ -44,18 +49,22 @@ class ServerMetrics:
                                     ["version"], buckets=BATCH_BUCKETS, registry=self.registry)
         self.info = Gauge("mlkit_model_info", "The model served (value 1)", ["version", "name", "run_id",
                           "data_version"], registry=self.registry)
+        ProcessCollector(registry=self.registry)
 
-    def request(self, version: str, outcome: str, seconds: float | None = None) -> None:
-        """Count one request (and its latency, when it reached the model)."""
+    def request(self, version: str, outcome: str, seconds: float | None = None,
+                exemplar: dict[str, str] | None = None) -> None:
+        """Count one request (and its latency, when it reached the model, with its exemplar)."""
         self.requests.labels(version, outcome).inc()
         if seconds is not None:
-            self.latency.labels(version).observe(seconds)
+            self.latency.labels(version).observe(seconds, exemplar)
 
-    def text(self) -> tuple[bytes, str]:
-        """The exposition (text format) and its content type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    def text(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The exposition and its content type: the text format, or OpenMetrics (with the
+        exemplars) when the ``Accept`` header asks for it."""
+        from prometheus_client.exposition import choose_encoder
 
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
 
     def served(self, version: str, meta: dict[str, Any]) -> None:
         """Set ``mlkit_model_info`` for the model just loaded."""

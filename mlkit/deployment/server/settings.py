@@ -19,6 +19,10 @@ and the part that ``POST /admin/settings`` changes while it serves.
 ``MLKIT_FAULT_ERROR_RATE``       share of requests answered 500 (fault injection; 0)
 ``MLKIT_FAULT_BAD_OUTPUT_RATE``  share of answers the model gets badly wrong (fault injection; 0):
                                  the adapter says how (a flipped P(spam), a negative count)
+``MLKIT_FAULT_FEATURIZE_MS``     extra time in the featurize step of each model call (fault injection; 0):
+                                 lesson 05 finds it from a trace
+``MLKIT_TRACE_FILE``             a JSON-lines file: the OpenTelemetry spans of each request
+                                 (:mod:`mlkit.monitoring.tracing`; off when not set)
 ``MLKIT_MICROBATCH_MS``          server-side micro-batching window in ms (0: off)
 ``MLKIT_CACHE_SIZE``             cached predictions for repeated inputs (0: off)
 ``MLKIT_QUANTIZE``               "int8": dynamic int8 quantization of the spam MLP's linear layers
@@ -40,8 +44,8 @@ Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, description="a s
 WindowMs = Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False, description="milliseconds, 0-1,000")]
 CacheSize = Annotated[int, Field(ge=0, le=1_000_000, description="entries, 0 (off) to 1,000,000")]
 
-RUNTIME = ("fault_latency_ms", "fault_error_rate", "fault_bad_output_rate", "microbatch_ms", "cache_size",
-           "quantize")  # what POST /admin/settings may change
+RUNTIME = ("fault_latency_ms", "fault_error_rate", "fault_bad_output_rate", "fault_featurize_ms", "microbatch_ms",
+           "cache_size", "quantize")  # what POST /admin/settings may change
 
 
 class RuntimeSettings(BaseModel):
@@ -52,6 +56,7 @@ class RuntimeSettings(BaseModel):
     fault_latency_ms: LatencyMs | None = None
     fault_error_rate: Share | None = None
     fault_bad_output_rate: Share | None = None
+    fault_featurize_ms: LatencyMs | None = None
     microbatch_ms: WindowMs | None = None
     cache_size: CacheSize | None = None
     quantize: bool | None = None
@@ -78,6 +83,8 @@ class ServerSettings(BaseSettings):
     fault_latency_ms: LatencyMs = 0.0
     fault_error_rate: Share = 0.0
     fault_bad_output_rate: Share = 0.0
+    fault_featurize_ms: LatencyMs = 0.0
+    trace_file: Path | None = None
     microbatch_ms: WindowMs = 0.0
     cache_size: CacheSize = 0
     quantize: bool = False

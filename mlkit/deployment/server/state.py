@@ -4,6 +4,9 @@
 metrics, the prediction cache, the micro-batcher and the inference log; :meth:`Server.handle`
 is the request path both prediction endpoints share (faults, cache and micro-batcher, model,
 metrics, inference log, response). The endpoints are in :mod:`mlkit.deployment.server.app`.
+
+Upward import: mlkit.monitoring.tracing, because lesson 05 traces each request through the server
+(a span per request and per step, featurize and predict, when ``MLKIT_TRACE_FILE`` is set).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mlkit.deployment.server.batcher import MicroBatcher
 from mlkit.deployment.server.cache import PredictionCache
 from mlkit.deployment.server.metrics import ServerMetrics
 from mlkit.deployment.server.settings import RuntimeSettings, ServerSettings
+from mlkit.monitoring.tracing import Tracing
 
 
 class Injected(Exception):
@@ -51,6 +55,7 @@ class Server:
         self.batcher.window_ms = self.runtime["microbatch_ms"]
         self.log = inference_log.InferenceLog(settings.inference_log, keep_raw=settings.log_text)
         self.faults = random.Random(0)  # the injected faults, reproducible for a given order of requests
+        self.tracing = Tracing(settings.trace_file, "model server")
 
     # ------------------------------------------------------------------ model
     def load(self) -> None:
@@ -73,7 +78,12 @@ class Server:
     def score(self, items: Sequence[Any]) -> list[Scored]:
         """One model call (featurize, predict) for a batch; its size goes to the metrics."""
         assert self.adapter is not None
-        scored = self.adapter.score(items)
+        with self.tracing.step("featurize", items=len(items)):
+            if self.runtime["fault_featurize_ms"]:  # the slow-featurizer fault (lesson 05 finds it in a trace)
+                time.sleep(self.runtime["fault_featurize_ms"] / 1000)
+            features = self.adapter.featurize(items)
+        with self.tracing.step("predict", items=len(items)):
+            scored = self.adapter.predict(features)
         self.metrics.batch_size.labels(self.version).observe(len(items))
         return scored
 
@@ -145,26 +155,33 @@ class Server:
 
     async def handle(self, request: Request, endpoint: str, body: Any,
                      respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
-        """Both prediction endpoints: faults, model, metrics, inference log, response."""
+        """Both prediction endpoints: faults, model, metrics, inference log, response (in a span
+        that carries the request id, when tracing is on)."""
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        with self.tracing.request("model server", request.headers, request_id, endpoint=endpoint):
+            return await self.serve(request_id, endpoint, body, respond)
+
+    async def serve(self, request_id: str, endpoint: str, body: Any,
+                    respond: Callable[[str, list[dict[str, Any]]], dict[str, Any]]) -> Response:
+        """One prediction request, once its id is known (:meth:`handle`)."""
         t0 = time.perf_counter()
         if not self.ready or self.adapter is None:
             return self.not_ready()
         adapter = self.adapter
         items, options = adapter.unpack(body)
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         try:
             await self.inject()
             scored, hits = await self.predict(items)
         except Injected:
             seconds = time.perf_counter() - t0
-            self.metrics.request(self.version, "error", seconds)
+            self.metrics.request(self.version, "error", seconds, self.tracing.exemplar(request_id))
             self.write_log(request_id, endpoint, "error", seconds, items, None, None, options)
             return JSONResponse({"detail": "injected fault: the server is set to fail some requests",
                                  "request_id": request_id}, status_code=500,
                                 headers={"x-model-version": self.version})
         scored = self.spoil(scored)
         seconds = time.perf_counter() - t0
-        self.metrics.request(self.version, "ok", seconds)
+        self.metrics.request(self.version, "ok", seconds, self.tracing.exemplar(request_id))
         labels: dict[str, int] = {}
         for s in scored:
             label = adapter.label(s, options)
