@@ -46,6 +46,10 @@ SLOW: dict[str, set[str] | None] = {
     "tests/retraining/test_pipeline.py": None,      # a retraining run per module
     "tests/retraining/test_steps.py": None,
     "tests/retraining/test_canary.py": None,        # model servers behind the router, per test
+    "tests/retraining/test_orchestration.py": {"test_the_course_text_dag_has_no_schedule_and_no_retries",  # Airflow
+                                               "test_a_weekly_run_retries_a_transient_failure_and_tags_the_lineage"},
+    "tests/retraining/test_cicd.py": {"test_the_ci_workflow_is_valid_and_a_typo_is_not",
+                                      "test_a_degrading_push_is_rejected_and_an_improving_one_ships"},  # git hooks
     "tests/training/test_distributed.py": None,     # torchrun
     "tests/data/test_pipeline.py": None,            # dvc repro
     "tests/course/test_runner.py": {"test_failing_notebook_shows_cell_and_error", "test_cli_exit_codes_and_messages",

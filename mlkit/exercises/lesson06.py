@@ -5,7 +5,9 @@
 * q2 ``drift_policy``: retrain when lesson 05's drift detector finds last week's weather drifted
   from the served model's training data; replayed over the 2011 bike year;
 * q3 ``rollback``: move the registry's ``champion`` alias back to the version it replaced
-  (checked in a temporary MLflow store, never the learner's).
+  (checked in a temporary MLflow store, never the learner's);
+* q4 ``backfill_dates``: the logical dates the weekly Airflow DAG (``schedule="0 0 * * 6"``) runs
+  for in a backfill between two dates; judged against the DAG's cron (Saturdays, 00:00 UTC).
 
 Each check is an ``ask`` (runs the learner's function, records what it returned: for q2 the
 policy's decision week by week, which the judge replays itself; for q3 what the registry then
@@ -21,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from mlkit.exercises import fixtures
-from mlkit.exercises.answers import Returned, call, kind
+from mlkit.exercises.answers import Returned, call, kind, short_repr
 from mlkit.exercises.question import Mistake, Question
 
 LESSON = "06_retraining"
@@ -406,4 +408,92 @@ q3 = Question(
     ],
 )
 
-QUESTIONS = [q1, q2, q3]
+
+
+# --- q4: the weekly DAG's backfill -----------------------------------------------------------------
+def _iso_list(values: Any) -> list[str]:
+    """The learner's dates as ISO strings (an observation: what was returned, in a form JSON carries)."""
+    import pandas as pd
+
+    return [pd.Timestamp(v).isoformat() for v in values]
+
+
+def _ask_q4(case: dict, backfill_dates) -> dict:
+    from datetime import datetime
+
+    got = []
+    for start, end in case["ranges"]:
+        outcome = call(backfill_dates, datetime.fromisoformat(start), datetime.fromisoformat(end))
+        if outcome.ok:
+            try:
+                outcome = Returned(_iso_list(outcome.value))
+            except Exception:  # noqa: BLE001 - not a list of dates: the judge says so
+                outcome = Returned({"not_dates": short_repr(outcome.value)})
+        got.append(outcome)
+    return {"dates": got}
+
+
+def _saturdays(start: str, end: str) -> list[Any]:
+    """What the DAG's cron ``0 0 * * 6`` fires on from ``start`` to ``end``, both included (UTC, naive)."""
+    import pandas as pd
+
+    first = pd.Timestamp(start).tz_convert("UTC").tz_localize(None).ceil("D")
+    return list(pd.date_range(first, pd.Timestamp(end).tz_convert("UTC").tz_localize(None), freq="W-SAT"))
+
+
+def _judge_q4(got: dict, case: dict) -> str:
+    import pandas as pd
+
+    for (start, end), outcome in zip(case["ranges"], got["dates"]):
+        value = outcome.value
+        if isinstance(value, dict) and "not_dates" in value:
+            raise Mistake(f"backfill_dates returned {value['not_dates']}: return a list of dates (datetime objects "
+                          "or pandas Timestamps), one per run.")
+        days = [pd.Timestamp(d) for d in value]
+        days = [d.tz_convert("UTC").tz_localize(None) if d.tzinfo else d for d in days]
+        want = _saturdays(start, end)
+        if days == want:
+            continue
+        where = f"from {start[:10]} to {end[:10]}"
+        if days and all(d.dayofweek == 6 for d in days):
+            raise Mistake(f"{where} you return Sundays: that is `@weekly`. The DAG's cron `0 0 * * 6` fires on "
+                          "Saturdays (day 6), the first day of each replay week.")
+        if any(d.hour or d.minute for d in days):
+            raise Mistake(f"{where} some dates are not at midnight: the cron says minute 0, hour 0 (UTC).")
+        if days == want[:-1] or days == want[1:]:
+            raise Mistake(f"{where} you left out {'the last' if days == want[:-1] else 'the first'} Saturday: a "
+                          "backfill runs every logical date from the start to the end, both included.")
+        raise Mistake(f"{where} the DAG runs on {len(want)} Saturdays ({want[0]:%Y-%m-%d} to {want[-1]:%Y-%m-%d}); "
+                      f"backfill_dates returned {len(days)} dates.")
+    n = len(_saturdays(*case["ranges"][0]))
+    return f"{n} logical dates for {case['ranges'][0][0][:10]} to {case['ranges'][0][1][:10]}, every Saturday at 00:00 UTC."
+
+
+_Q4_EXAMPLE = {"ranges": [["2011-06-11T00:00:00+00:00", "2011-07-02T00:00:00+00:00"],
+                          ["2011-06-08T12:00:00+00:00", "2011-06-30T00:00:00+00:00"]]}
+
+
+def _hidden_q4(rng: random.Random) -> dict:
+    import pandas as pd
+
+    ranges = []
+    for _ in range(3):
+        start = pd.Timestamp("2011-01-01", tz="UTC") + pd.Timedelta(hours=rng.randrange(0, 300 * 24))
+        end = start + pd.Timedelta(days=rng.randrange(8, 60), hours=rng.randrange(0, 24))
+        ranges.append([start.isoformat(), end.isoformat()])
+    ranges.append([pd.Timestamp("2011-09-03", tz="UTC").isoformat(), pd.Timestamp("2011-10-01", tz="UTC").isoformat()])
+    return {"ranges": ranges}
+
+
+q4 = Question(
+    LESSON, "q4", "The logical dates of the weekly DAG's backfill", answer="backfill_dates",
+    ask=_ask_q4, judge=_judge_q4, examples=[_Q4_EXAMPLE], hidden=_hidden_q4,
+    hints=[
+        "The DAG's schedule is the cron `0 0 * * 6`: minute 0, hour 0, any day of the month, any month, Saturday.",
+        "A run's logical date is the moment the cron fires. The backfill wants every such moment from start to "
+        "end, both included; a start in the middle of a day begins with the next midnight.",
+        "pandas.date_range(first_midnight, end, freq='W-SAT') lists Saturdays; keep the dates in UTC.",
+    ],
+)
+
+QUESTIONS = [q1, q2, q3, q4]

@@ -121,3 +121,22 @@ def describe(summary: dict[str, Any]) -> str:
     """One line per backend: requests, errors and p99 as the router saw them."""
     return "\n".join(f"{n:>10}: {b['requests']:>4} requests, {b['errors']} errors, p99 {b['p99_ms'] or 0:.1f} ms"
                      for n, b in summary.items() if isinstance(b, dict))
+
+
+def prediction_check(model: Any, rows: pd.DataFrame) -> dict[str, Any]:
+    """A canary without servers (lesson 06's fast backfill): the challenger's answers for ``rows``,
+    judged by the same rules as :func:`router_canary` (no impossible negative or non-finite counts);
+    raises ``RetrainError`` when they fail, else returns a summary."""
+    import numpy as np
+
+    from mlkit.retraining.pipeline import RetrainError
+
+    t0 = time.perf_counter()
+    predicted = np.asarray(model.predict(rows), float)
+    summary = {"challenger": {"requests": len(predicted), "errors": int((~np.isfinite(predicted)).sum()),
+                              "p99_ms": None, "negative": int((predicted < 0).sum())}}
+    problems = _problems(summary["challenger"], float("inf"), 0.0, 1)
+    if problems:
+        raise RetrainError(f"canary on the recent rows: the challenger {'; '.join(problems)}")
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return summary

@@ -45,6 +45,7 @@ EXPERIMENT = "06_retraining"
 DATA_FILE = "bike.parquet"
 COLUMNS = ["datetime", "week", *INPUTS, TARGET]  # what a bike data release holds
 FAILURES = ("validation", "training", "canary")
+RUN_TAGS = ("airflow_run_id", "airflow_logical_date", "git_commit")  # what Airflow or CI adds to the lineage
 
 
 class RetrainError(MlkitError, RuntimeError):
@@ -127,11 +128,15 @@ class RetrainingPipeline:
                 raise RetrainError(f"The bike data repository: {exc}") from None
         return BikeRelease(tag, md5, self.repo / DATA_FILE)
 
-    def validate(self, frame: pd.DataFrame, tag: str) -> None:
-        """Lesson 01's gate with :func:`bike_suite`: a DataValidationError lists what failed."""
+    def validate(self, frame: pd.DataFrame, tag: str) -> pd.DataFrame:
+        """Lesson 01's gate with :func:`bike_suite`: a DataValidationError lists what failed; on
+        success, Great Expectations' verdict per expectation (one row each)."""
         from mlkit.data import validation
 
-        validation.gate(frame, bike_suite(), name=f"bike batch {tag}")
+        result = validation.validate(frame, bike_suite())
+        if not result.success:
+            validation.gate(frame, bike_suite(), name=f"bike batch {tag}")  # raises, naming what failed
+        return validation.results_table(result)
 
     # ------------------------------------------------------------ models
     def _client(self) -> Any:
@@ -140,8 +145,11 @@ class RetrainingPipeline:
         self.store.experiment(self.experiment)
         return mlflow.MlflowClient()
 
-    def train(self, frame: pd.DataFrame, release: BikeRelease, *, alpha: float = 1.0) -> tuple[str, BikeModel]:
-        """Fit in an MLflow run: params, metrics, lineage tags, the model as JSON; returns (run id, model)."""
+    def train(self, frame: pd.DataFrame, release: BikeRelease, *, alpha: float = 1.0,
+              tags: dict[str, str] | None = None, model: BikeModel | None = None) -> tuple[str, BikeModel]:
+        """Fit in an MLflow run: params, metrics, lineage tags (and ``tags``, e.g. the Airflow run
+        that asked for it), the model as JSON; returns (run id, model). ``model``: log this one,
+        already fitted on ``frame`` (CI's challenger, made by the pushed training code), instead."""
         import mlflow
 
         from mlkit.training import tracking
@@ -149,17 +157,19 @@ class RetrainingPipeline:
         self._client()
         with mlflow.start_run(run_name=f"retrain on {release.tag}") as run:
             mlflow.set_tags({"data_version": release.md5, "data_tag": release.tag,
-                             "code_version": tracking.code_version()})
-            mlflow.log_params({"alpha": alpha, "train_rows": len(frame), "model": "ridge, hour of day one-hot",
+                             "code_version": tracking.code_version(), **(tags or {})})
+            mlflow.log_params({"alpha": model.alpha if model else alpha, "train_rows": len(frame),
+                               "model": "ridge, hour of day one-hot",
                                "first_day": str(frame["datetime"].min().date()),
                                "last_day": str(frame["datetime"].max().date())})
-            model = BikeModel.fit(frame, alpha=alpha)
+            model = model or BikeModel.fit(frame, alpha=alpha)
             mlflow.log_metric("train_mae", gates.mae(frame[TARGET], model.predict(frame)))
             model.log("model")
         return run.info.run_id, model
 
-    def register(self, run_id: str, release: BikeRelease, replaces: str | None) -> str:
-        """A new registered version from the run's ``model/`` artifacts, tagged with its lineage."""
+    def register(self, run_id: str, release: BikeRelease, replaces: str | None,
+                 tags: dict[str, str] | None = None) -> str:
+        """A new registered version from the run's ``model/`` artifacts, tagged with its lineage (and ``tags``)."""
         import mlflow
 
         from mlkit.training import tracking
@@ -172,9 +182,27 @@ class RetrainingPipeline:
         source = client.get_run(run_id).info.artifact_uri + "/model"
         mv = client.create_model_version(self.name, source, run_id=run_id)
         for key, value in {"data_version": release.md5, "data_tag": release.tag,
-                           "code_version": tracking.code_version(), "replaces": replaces or "-"}.items():
+                           "code_version": tracking.code_version(), "replaces": replaces or "-",
+                           **(tags or {})}.items():
             client.set_model_version_tag(self.name, mv.version, key, value)
         return str(mv.version)
+
+    def evaluate(self, version: str, model: BikeModel, recent: pd.DataFrame, *, margin: float = 0.02
+                 ) -> gates.Decision:
+        """The gate: ``model`` (registered as ``version``) against the champion on the same ``recent``
+        labelled rows (:func:`mlkit.retraining.gate.decide`); the verdict and both errors become tags
+        of the version, and a blocked one is marked "blocked by gate"."""
+        champion = self.load("champion")
+        decision = gates.decide(recent[TARGET], champion.predict(recent), model.predict(recent), margin=margin)
+        client = self._client()
+        for key, value in {"gate": "promote" if decision.promote else "block",
+                           "gate_champion_mae": f"{decision.champion_mae:.2f}",
+                           "gate_challenger_mae": f"{decision.challenger_mae:.2f}",
+                           "gate_rows": str(len(recent))}.items():
+            client.set_model_version_tag(self.name, version, key, value)
+        if not decision.promote:
+            client.set_model_version_tag(self.name, version, "status", "blocked by gate")
+        return decision
 
     def champion(self) -> str | None:
         """The version behind ``champion``, or None before the first promotion."""
@@ -228,7 +256,7 @@ class RetrainingPipeline:
 
     def retrain(self, frame: pd.DataFrame, recent: pd.DataFrame | None, tag: str, *, alpha: float = 1.0,
                 margin: float = 0.02, canary: Callable[..., None] | None = None,
-                inject: str | None = None) -> Outcome:
+                inject: str | None = None, tags: dict[str, str] | None = None) -> Outcome:
         """One retrain on ``frame``, gated on ``recent`` labelled rows (None: promote the first model).
 
         ``inject`` ("validation", "training" or "canary") breaks that step on purpose, to show
@@ -260,17 +288,14 @@ class RetrainingPipeline:
                 stage = "release"
                 release = self.release(frame, tag)
                 stage = "training"
-                run_id, model = self.train(frame, release, alpha=-1.0 if inject == "training" else alpha)
+                run_id, model = self.train(frame, release, alpha=-1.0 if inject == "training" else alpha, tags=tags)
                 stage = "registration"
-                version = self.register(run_id, release, before)
+                version = self.register(run_id, release, before, tags=tags)
                 decision = None
                 if before is not None and recent is not None:
                     stage = "gate"
-                    champ = self.load("champion")
-                    decision = gates.decide(recent["bikers"], champ.predict(recent), model.predict(recent),
-                                            margin=margin)
+                    decision = self.evaluate(version, model, recent, margin=margin)
                     if not decision.promote:
-                        self._client().set_model_version_tag(self.name, version, "status", "blocked by gate")
                         return Outcome("blocked", stage, before, version, decision, release=release)
                 stage = "canary"
                 if inject == "canary" and canary is None:
@@ -309,7 +334,8 @@ class RetrainingPipeline:
                          "data_version": mv.tags.get("data_version", ""),
                          "code_version": mv.tags.get("code_version", ""),
                          "alpha": run.data.params.get("alpha"), "train_rows": run.data.params.get("train_rows"),
-                         "train_mae": run.data.metrics.get("train_mae"), "replaces": mv.tags.get("replaces", "")})
+                         "train_mae": run.data.metrics.get("train_mae"), "replaces": mv.tags.get("replaces", ""),
+                         **{k: mv.tags.get(k, "") for k in RUN_TAGS}})
         return pd.DataFrame(rows)
 
 

@@ -34,6 +34,16 @@ def _model(path: str | Path) -> Any:
     return BikeModel.from_dict(json.loads(Path(path).read_text()))
 
 
+def _champion(args: argparse.Namespace) -> Any:
+    """The champion from a JSON file, or (``registry``) the course store's ``champion`` alias."""
+    if args.champion != "registry":
+        return _model(args.champion)
+    from mlkit.course.store import Store
+    from mlkit.retraining import pipeline
+
+    return pipeline.RetrainingPipeline(Store(args.home), Path(args.workdir)).load("champion")
+
+
 def validate(args: argparse.Namespace) -> int:
     """Lesson 01's gate with the bike suite, as :meth:`RetrainingPipeline.validate` runs it."""
     import pandas as pd
@@ -76,8 +86,12 @@ def gate_step(args: argparse.Namespace) -> int:
 
     from mlkit.retraining import gate
 
-    recent = pd.read_parquet(args.recent)
-    champion, challenger = _model(args.champion), _model(args.challenger)
+    if args.recent == "last-week":  # the last labelled week of the training data (lesson 06's CI)
+        frame = pd.read_parquet(args.data)
+        recent = frame[frame["week"] == frame["week"].max()]
+    else:
+        recent = pd.read_parquet(args.recent)
+    champion, challenger = _champion(args), _model(args.challenger)
     d = gate.decide(recent["bikers"], champion.predict(recent), challenger.predict(recent), margin=args.margin)
     _write(args.report, {"promote": d.promote, "reasons": d.reasons, "champion_mae": d.champion_mae,
                          "challenger_mae": d.challenger_mae, "diff": d.diff.estimate, "diff_low": d.diff.low,
@@ -101,8 +115,10 @@ def promote(args: argparse.Namespace) -> int:
 
     pl = pipeline.RetrainingPipeline(Store(args.home), Path(args.workdir))
     release = pipeline.BikeRelease(args.tag, versioning.file_md5(Path(args.data)), Path(args.data))
-    run_id, _ = pl.train(pd.read_parquet(args.data), release, alpha=_model(args.challenger).alpha)
-    version = pl.register(run_id, release, pl.champion())
+    tags = {"git_commit": args.commit} if args.commit else None
+    challenger = _model(args.challenger)  # the model the gate judged, logged as it is
+    run_id, _ = pl.train(pd.read_parquet(args.data), release, alpha=challenger.alpha, tags=tags, model=challenger)
+    version = pl.register(run_id, release, pl.champion(), tags=tags)
     pl.promote(version)
     print(f"version {version} of {pl.name} is the champion")
     return 0
@@ -125,15 +141,19 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("gate", help="challenger against champion on the recent labelled rows")
     s.add_argument("challenger")
     s.add_argument("--margin", type=float, default=0.02)
-    s.add_argument("--champion", default="models/champion.json")
-    s.add_argument("--recent", default="data/recent.parquet")
+    s.add_argument("--champion", default="models/champion.json", help="a model JSON, or `registry`: model@champion")
+    s.add_argument("--recent", default="data/recent.parquet", help="labelled rows, or `last-week` of --data")
+    s.add_argument("--data", default="data/bike.parquet")
     s.add_argument("--report", default="reports/gate.json")
+    s.add_argument("--home", default=None, help="the course home (default: $MLKIT_HOME)")
+    s.add_argument("--workdir", default="reports")
     s.set_defaults(run=gate_step)
     s = sub.add_parser("promote", help="register and promote the challenger if the gate passed")
     s.add_argument("gate")
     s.add_argument("--challenger", default="models/challenger.json")
     s.add_argument("--data", default="data/bike.parquet")
     s.add_argument("--tag", default="ci")
+    s.add_argument("--commit", default=None, help="the git commit it was built from (a lineage tag)")
     s.add_argument("--home", default=None, help="the course home (default: $MLKIT_HOME)")
     s.add_argument("--workdir", default="reports")
     s.set_defaults(run=promote)

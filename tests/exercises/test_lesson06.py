@@ -15,13 +15,15 @@ from mlkit.retraining import gate
 
 @pytest.fixture(scope="module")
 def ref(solutions):
-    return solutions(ex.LESSON, "should_promote", "drift_policy", "rollback", stats=stats, gate=gate,
-                     drift=drift, seed=0)
+    import pandas as pd
+
+    return solutions(ex.LESSON, "should_promote", "drift_policy", "rollback", "backfill_dates", stats=stats,
+                     gate=gate, drift=drift, pd=pd, seed=0)
 
 
 def test_module_contract():
     assert ex.LESSON == "06_retraining"
-    assert [ex.q1, ex.q2, ex.q3] == ex.QUESTIONS
+    assert [ex.q1, ex.q2, ex.q3, ex.q4] == ex.QUESTIONS
     assert [q.id for q in quiz.questions("06_retraining")][:3] == [
         "gate_interval", "drift_without_labels", "failure_keeps_champion"]
 
@@ -115,6 +117,39 @@ def test_q3(ref):
         return previous
 
     _expect(ex.q3, falls_back, says="replaced nothing")
+
+
+def test_q4(ref):
+    import pandas as pd
+
+    _expect(ex.q4, ref["backfill_dates"], status="passed", says="every Saturday at 00:00 UTC")
+    _expect(ex.q4, lambda s, e: list(pd.date_range(pd.Timestamp(s).ceil("D"), e, freq="W-SUN")), says="Sundays")
+    _expect(ex.q4, lambda s, e: list(pd.date_range(pd.Timestamp(s).ceil("D"), e, freq="W-SAT", inclusive="left")),
+            says="left out the last Saturday")
+    _expect(ex.q4, lambda s, e: list(pd.date_range(pd.Timestamp(s).ceil("D") + pd.Timedelta(hours=3), e,
+                                                   freq="W-SAT") + pd.Timedelta(hours=3)), says="not at midnight")
+    _expect(ex.q4, lambda s, e: 7, says="a list of dates")
+
+
+def test_q4_agrees_with_airflows_own_timetable(ref):
+    """The judge's Saturdays are what Airflow's timetable for the DAG's cron fires on (an oracle)."""
+    import os
+    from datetime import datetime
+
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+    from airflow.sdk import timezone
+    from airflow.timetables.base import TimeRestriction
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    start, end = datetime.fromisoformat("2011-06-08T12:00:00+00:00"), datetime.fromisoformat("2011-08-06T00:00:00+00:00")
+    timetable = CronTriggerTimetable("0 0 * * 6", timezone="UTC")  # the DAG's schedule
+    window = TimeRestriction(earliest=timezone.coerce_datetime(start), latest=timezone.coerce_datetime(end), catchup=True)
+    last, fired = None, []
+    while (info := timetable.next_dagrun_info(last_automated_data_interval=last, restriction=window)) is not None:
+        fired.append(datetime(*info.logical_date.timetuple()[:6]))
+        last = info.data_interval
+    ours = [d.tz_localize(None) if d.tzinfo else d for d in ex._saturdays(start.isoformat(), end.isoformat())]
+    assert fired == [d.to_pydatetime() for d in ours] and len(fired) == 9
 
 
 @pytest.mark.parametrize("name", [q.name for q in ex.QUESTIONS if q.hidden is not None])
