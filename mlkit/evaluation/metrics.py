@@ -7,7 +7,8 @@ metric once from its definition is the surest way to know what it measures.
   threshold at once, for the threshold widget); F1 is defined once, :func:`f1_from_counts`,
   and :func:`f1` (fast enough for thousands of bootstrap resamples) is it too;
 * regression: :func:`mae` (the course's one mean absolute error: lessons 03, 06),
-  :func:`regression_metrics` (MAE, RMSE, R²);
+  :func:`relative_error` (MAE over the mean count: lessons 00, 06), :func:`regression_metrics`
+  (MAE, RMSE, R²);
 * ranking: :func:`precision_at_k`, :func:`average_precision`, :func:`mean_average_precision`,
   :func:`dcg_at_k`, :func:`ndcg_at_k`.
 
@@ -93,13 +94,24 @@ def brier(y_true: Any, proba: Any) -> float:
 def _errors(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     y, p = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if y.shape != p.shape:
-        raise ValueError(f"y_true has shape {y.shape} but y_pred {p.shape}.")
+        raise ValueError(f"y_true and y_pred must have one shape; y_true has shape {y.shape} but y_pred {p.shape}.")
     return y, y - p
 
 
 def mae(y_true: Any, y_pred: Any) -> float:
     """Mean absolute error (lesson 03's bike counts, lesson 06's promotion gate)."""
     return float(np.mean(np.abs(_errors(y_true, y_pred)[1])))
+
+
+def relative_error(y_true: Any, y_pred: Any) -> float:
+    """:func:`mae` divided by the mean of ``y_true`` (0.25: off by a quarter of the typical count;
+    lesson 00's stale model, lesson 06's weekly errors)."""
+    y = np.asarray(y_true, dtype=float)
+    if y.size == 0:
+        raise ValueError("Need two non-empty arrays of one shape; got empty ones.")
+    if y.mean() <= 0:
+        raise ValueError("The mean of y_true is not positive: a relative error has nothing to compare with.")
+    return mae(y, y_pred) / float(y.mean())
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:

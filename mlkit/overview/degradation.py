@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from mlkit.evaluation.metrics import relative_error  # lesson 00 calls it as degradation.relative_error
 from mlkit.training import bike
 
 if TYPE_CHECKING:
@@ -32,19 +33,6 @@ def add_features(bikes: pd.DataFrame) -> pd.DataFrame:
     out["month"] = out["datetime"].dt.month
     out["date"] = out["datetime"].dt.normalize()
     return out
-
-
-def relative_error(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
-    """Mean absolute error divided by the mean of ``y_true`` (0.25: off by a quarter of the typical count)."""
-    import numpy as np
-
-    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"Need two non-empty arrays of one shape; got {y_true.shape} and {y_pred.shape}.")
-    mean = y_true.mean()
-    if mean <= 0:
-        raise ValueError("The mean of y_true is not positive: a relative error has nothing to compare with.")
-    return float(np.abs(y_pred - y_true).mean() / mean)
 
 
 def months(bikes: pd.DataFrame, selected: Iterable[int]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mlkit.evaluation.metrics import mae, relative_error
 from mlkit.retraining import replay
 from mlkit.training import bike
 
@@ -178,7 +179,6 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
     on the rows labelled by then within the last ``window_weeks`` weeks (labels arrive
     ``delay_days`` late), and the served model's error on the week is recorded.
     """
-    import numpy as np
     import pandas as pd
 
     data = stream if isinstance(stream, Encoded) else Encoded(replay.load_stream() if stream is None else stream)
@@ -192,8 +192,7 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
         latest = data.labelled(week, delay_days) & ~data.labelled(week - 1, delay_days)
         recent = None
         if latest.sum() >= 24:
-            yl = data.y[latest]
-            recent = float(np.abs(model.predict_encoded(data.X[latest]) - yl).mean() / yl.mean())
+            recent = relative_error(data.y[latest], model.predict_encoded(data.X[latest]))
         ctx = Context(week, since, recent, data.stream[train], data.stream[data.week == week - 1])
         retrained = since >= min_gap and policy.should_retrain(ctx)
         if retrained:
@@ -202,8 +201,8 @@ def simulate(policy: Policy, stream: pd.DataFrame | Encoded | None = None, *, in
             retrains.append(week)
         now = data.week == week
         y, pred = data.y[now], model.predict_encoded(data.X[now])
-        rows.append({"week": week, "rows": int(now.sum()), "mae": float(np.abs(pred - y).mean()),
-                     "rel_error": float(np.abs(pred - y).mean() / y.mean()), "recent_error": recent,
+        rows.append({"week": week, "rows": int(now.sum()), "mae": mae(y, pred), "rel_error": relative_error(y, pred),
+                     "recent_error": recent,
                      "retrained": retrained, "model_week": model_week})
     return Simulation(policy.name, pd.DataFrame(rows), retrains)
 
