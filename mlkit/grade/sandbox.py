@@ -157,6 +157,9 @@ new="$box/root"
 ro="$MLKIT_FENCE_RO"; empty="$MLKIT_FENCE_EMPTY"; unset MLKIT_FENCE_RO MLKIT_FENCE_EMPTY
 mount --make-rprivate /
 mount -t tmpfs -o mode=755,size=8m tmpfs "$new"
+mkdir -p "$new/box" "$new/tmp" "$new/proc" "$new/dev"
+mount --bind "$box" "$new/box"
+mount --bind "$box/tmp" "$new/tmp"  # first: a Python or course under /tmp is bound inside it below
 IFS=:
 for p in $ro; do
   if [ -L "$p" ]; then
@@ -167,9 +170,6 @@ for p in $ro; do
 done
 for p in $empty; do mkdir -p "$new$p"; done
 unset IFS
-mkdir -p "$new/box" "$new/tmp" "$new/proc" "$new/dev"
-mount --bind "$box" "$new/box"
-mount --bind "$box/tmp" "$new/tmp"
 mount --bind "$box/passwd" "$new/etc/passwd"
 mount --bind "$box/group" "$new/etc/group"
 mount -t proc -o nosuid,nodev,noexec proc "$new/proc"

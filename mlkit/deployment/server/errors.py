@@ -18,7 +18,7 @@ Bad input never gets a 500.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -26,9 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-if TYPE_CHECKING:
-    from mlkit.deployment.server.state import Server
-
+Server = Any  # mlkit.deployment.server.state.Server, which imports this module (so not imported here)
 JSON_TYPES = ("application/json",)  # what POST bodies must be (a charset, if any, must be utf-8)
 
 
