@@ -194,9 +194,11 @@ class TempMlflow:
 def _empty_store() -> Path:
     """An MLflow sqlite store with its tables made and nothing in it, built once per MLflow
     version in the temporary folder (MLflow's migrations take seconds; a copy, milliseconds)."""
+    from importlib.metadata import version
+
     import mlflow
 
-    path = Path(tempfile.gettempdir()) / f"mlkit-mlflow-empty-{mlflow.__version__}.db"
+    path = Path(tempfile.gettempdir()) / f"mlkit-mlflow-empty-{version('mlflow')}.db"
     if not path.exists():
         with scratch("mlkit-mlflow-empty-") as folder:
             db = folder / "mlflow.db"

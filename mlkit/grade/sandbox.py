@@ -246,13 +246,13 @@ def run_submission(notebook: Path, lesson: str, limits: Limits | None = None, mo
     """
     from contextlib import ExitStack
 
-    from mlkit.grade import judge
     from mlkit.grade.cgroups import SubmissionGroups
+    from mlkit.grade.judge import judge, make_request
     from mlkit.grade.slots import Slot
 
     limits = limits or Limits()
     mode = mode or isolation()
-    request = request or judge.make_request(lesson, seed=None)
+    request = request or make_request(lesson, seed=None)
     share = limits.cpus or cpus or float(os.cpu_count() or 1)
     threads = max(1, int(share))
     box = Path(tempfile.mkdtemp(prefix="mlkit-grade-"))
@@ -289,7 +289,7 @@ def run_submission(notebook: Path, lesson: str, limits: Limits | None = None, mo
                 groups.kill_all()
             data = _worker_result(box / "out")
             ran = time.perf_counter()
-            questions = judge.judge(request, box / "out") if stopped != "processes" else []
+            questions = judge(request, box / "out") if stopped != "processes" else []
             out = {**(data or {}), "questions": questions, "sandbox": _describe(mode, groups),
                    "wall_s": round(time.perf_counter() - start, 1), "judge_s": round(time.perf_counter() - ran, 2)}
             if usage is not None:
