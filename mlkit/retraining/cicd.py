@@ -107,7 +107,7 @@ def check(root: str | Path) -> list[str]:
     return problems
 
 
-# ------------------------------------------------------------------ CI/CD that blocks (lesson 06, section 7)
+# ------------------------------------------------------------------ CI/CD that blocks (lesson 06, section 6)
 WORKFLOW_FILE = ".github/workflows/ci.yml"
 LOCAL_ONLY_SKIP = "${{ !env.LOCAL_CI }}"  # the `if:` of the steps only a hosted runner needs
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes in a step's output
@@ -146,6 +146,8 @@ jobs:
         if: {LOCAL_ONLY_SKIP}
         run: pip install -r requirements.lock && pip install -e .
       - name: tests of the training code
+        env:
+          PYTEST_DISABLE_PLUGIN_AUTOLOAD: "1"  # they need no plugin; loading every installed one costs seconds
         run: python -m pytest -q -p no:cacheprovider tests
   gate:
     needs: test
@@ -349,8 +351,9 @@ def run_jobs(workdir: Path, names: tuple[str, ...], env: dict[str, str]) -> tupl
             if "run" not in step or step.get("if") == LOCAL_ONLY_SKIP:
                 continue
             label = step.get("name", step["run"].split("\n")[0])
-            done = subprocess.run(step["run"], shell=True, cwd=workdir, env={**env, **(flow.get("env") or {})},
-                                  capture_output=True, text=True, timeout=600)
+            settings = {**(flow.get("env") or {}), **(job.get("env") or {}), **(step.get("env") or {})}
+            done = subprocess.run(step["run"], shell=True, cwd=workdir, capture_output=True, text=True, timeout=600,
+                                  env={**env, **{k: str(v) for k, v in settings.items()}})
             out = [ANSI.sub("", ln) for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
             if done.returncode != 0:
                 shown += [f"CI {name} > {label}: FAILED (exit {done.returncode})", *[f"    {ln}" for ln in out[-8:]]]

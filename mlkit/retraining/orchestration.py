@@ -8,11 +8,13 @@ workspace, so its log lines never reach the notebook; the notebook reads what ha
 the result the child writes (the runs, their tasks, states and tries, from Airflow's own
 database).
 
-- :func:`prepare` makes the home and :func:`migrate` creates the database (``airflow db migrate``);
+- :func:`prepare` makes the home; its ``model`` is the registered model the DAG retrains (lesson 06
+  gives it one of its own, so that runs in the background never move the champion the lesson
+  moves by hand);
 - :func:`deliver_labels` is the label feed: it drops each week's labelled rows where the DAG's
   sensor waits for them;
 - :func:`test` runs ``dag.test(logical_date=...)`` for one or more dates (one after the other: a
-  backfill without a scheduler) and returns what happened;
+  backfill without a scheduler), after ``airflow db migrate``, and returns what happened;
 - :func:`inspect` loads DAG files the way Airflow would and reports, for each, its import error or
   its warnings, schedule, retries, catchup and the days since its start date (the runs a daily
   catchup would create today).
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlkit.training.bike import BIKE_MODEL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,7 +79,8 @@ class AirflowHome:
 
     root: Path
     store_home: Path  # $MLKIT_HOME: the course store the DAG's tasks use
-    workdir: Path  # the lesson's workspace (label feed, alerts)
+    workdir: Path  # the pipeline's working folder (label feed, alerts, quarantine)
+    model: str = BIKE_MODEL  # the registered model the DAG retrains
 
     @property
     def dags(self) -> Path:
@@ -96,13 +101,15 @@ class AirflowHome:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
                 "SCARF_ANALYTICS": "false", "DO_NOT_TRACK": "1",
-                "MLKIT_HOME": str(self.store_home), "MLKIT_RETRAIN_WORKDIR": str(self.workdir)}
+                "MLKIT_HOME": str(self.store_home), "MLKIT_RETRAIN_WORKDIR": str(self.workdir),
+                "MLKIT_RETRAIN_MODEL": self.model}
 
 
 def prepare(root: str | os.PathLike, store_home: str | os.PathLike, workdir: str | os.PathLike,
-            *, fresh: bool = True) -> AirflowHome:
-    """Airflow's home under ``root`` with the weekly DAG in its ``dags/`` folder (``fresh``: a new database)."""
-    home = AirflowHome(Path(root), Path(store_home), Path(workdir))
+            *, model: str = BIKE_MODEL, fresh: bool = True) -> AirflowHome:
+    """Airflow's home under ``root`` with the weekly DAG in its ``dags/`` folder, retraining ``model``
+    (``fresh``: a new database)."""
+    home = AirflowHome(Path(root), Path(store_home), Path(workdir), model)
     if fresh:
         home.db.unlink(missing_ok=True)
     home.dags.mkdir(parents=True, exist_ok=True)
@@ -118,11 +125,6 @@ def _job(home: AirflowHome, args: list[str], name: str, timeout: float, result: 
     logs.mkdir(parents=True, exist_ok=True)
     return Job([sys.executable, *args], name=name, timeout=timeout, result_file=result, env=home.env(),
                log_file=logs / f"{name.replace(' ', '-')}.log", cwd=home.root)
-
-
-def migrate(home: AirflowHome, timeout: float = 180) -> Any:
-    """``airflow db migrate`` as a started :class:`~mlkit.course.processes.Job` (``.run()`` or ``.wait()`` it)."""
-    return _job(home, ["-m", "airflow", "db", "migrate"], "airflow db migrate", timeout).start()
 
 
 def deliver_labels(stream: pd.DataFrame, weeks: list[int], home: AirflowHome, window_weeks: int = 8) -> list[Path]:
@@ -147,7 +149,8 @@ def logical_dates(stream: pd.DataFrame, weeks: list[int]) -> list[str]:
 
 
 def test(home: AirflowHome, dates: list[str], confs: list[dict[str, Any]] | None = None, timeout: float = 900) -> Any:
-    """``dag.test(logical_date=d, run_conf=c)`` for each date (and conf) in order, in one child process;
+    """``dag.test(logical_date=d, run_conf=c)`` for each date (and conf) in order, in one child process,
+    once ``airflow db migrate`` has made the database (or found it up to date);
     returns the started Job. :func:`runs_so_far` reads the runs done; ``.result()`` waits for all."""
     out = home.root / "runs.json"
     out.unlink(missing_ok=True)
@@ -212,12 +215,17 @@ def retries(result: dict[str, Any]) -> int:
 # ------------------------------------------------------------------ the child process
 def _test_main(args: argparse.Namespace) -> int:
     import importlib.util
+    import subprocess
     import time
 
+    # `airflow db migrate` in a process of its own, while this one imports Airflow and the DAG
+    migrating = subprocess.Popen([sys.executable, "-m", "airflow", "db", "migrate"])
     spec = importlib.util.spec_from_file_location(DAG_ID, Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / DAG_FILE.name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     dag = next(v for v in vars(module).values() if getattr(v, "dag_id", None) == DAG_ID)
+    if migrating.wait() != 0:
+        raise SystemExit(f"airflow db migrate failed (exit {migrating.returncode}): see the lines above")
     runs: list[dict[str, Any]] = []
     for date, conf in zip(args.dates, json.loads(args.confs)):
         t0 = time.perf_counter()

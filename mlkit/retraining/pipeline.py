@@ -107,11 +107,14 @@ class RetrainingPipeline:
 
     @property
     def repo(self) -> Path:
-        return self.store.root / "bike-data"
+        """The git + DVC repository of this model's data releases: ``bike-data`` for the bike model, one
+        of its own for any other name (lesson 06's weekly DAG retrains ``bike-demand-weekly`` while the
+        lesson commits to ``bike-data``: two working trees never share a checkout)."""
+        return self.store.root / ("bike-data" if self.name == BIKE_MODEL else f"{self.name}-data")
 
     @property
     def remote(self) -> Path:
-        return self.store.root / "bike-dvc-remote"
+        return self.store.root / "bike-dvc-remote"  # content-addressed: every repository can share it
 
     # ------------------------------------------------------------ data
     def release(self, frame: pd.DataFrame, tag: str, echo: bool = False) -> BikeRelease:
@@ -242,6 +245,15 @@ class RetrainingPipeline:
         self._client().set_registered_model_alias(self.name, "champion", previous)
         self._client().set_model_version_tag(self.name, previous, "status", "champion")
         return previous
+
+    def retire(self) -> str | None:
+        """Take the ``champion`` alias away (every version stays registered; the last champion is tagged
+        "retired"), so that the next retrain starts without one; returns the version that was champion."""
+        current = self.champion()
+        if current is not None:
+            self._client().delete_registered_model_alias(self.name, "champion")
+            self._client().set_model_version_tag(self.name, current, "status", "retired")
+        return current
 
     # ------------------------------------------------------------ one retrain
     def alert(self, stage: str, tag: str, error: BaseException | str) -> dict[str, Any]:

@@ -63,3 +63,17 @@ def test_a_degrading_push_is_rejected_and_an_improving_one_ships(tmp_path):
     assert cicd.branch_head(bare) == new and pl.champion() != champion
     row = pl.lineage().set_index("version").loc[pl.champion()]
     assert row["git_commit"] == new and row["data_tag"] == "bike-w25" and row["alpha"] == "0.1"
+
+
+def test_a_step_runs_with_the_workflow_job_and_step_settings(tmp_path):
+    """`env:` at the workflow, job and step level reaches the step, the innermost winning (the test step
+    turns pytest's plugin autoloading off that way)."""
+    workflow = {"env": {"A": "flow", "B": "flow"},
+                "jobs": {"test": {"env": {"B": "job", "C": "job"},
+                                  "steps": [{"name": "check", "env": {"C": 3},
+                                             "run": 'test "$A,$B,$C" = "flow,job,3"'}]}}}
+    (tmp_path / cicd.WORKFLOW_FILE).parent.mkdir(parents=True)
+    (tmp_path / cicd.WORKFLOW_FILE).write_text(yaml.safe_dump(workflow))
+    assert cicd.run_jobs(tmp_path, ("test",), {"PATH": "/usr/bin:/bin"}) == (True, ["CI test > check: ok"])
+    step = yaml.safe_load(cicd.CI_WORKFLOW)["jobs"]["test"]["steps"][-1]
+    assert step["env"] == {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}

@@ -59,7 +59,6 @@ def test_a_weekly_run_retries_a_transient_failure_and_tags_the_lineage(tmp_path)
     pl = pipeline.RetrainingPipeline(store, tmp_path / "work")
     assert pl.retrain(replay.labelled_at(year, 20, 7, 8), None, "bike-w20").status == "promoted"
     home = orchestration.prepare(tmp_path / "airflow", store.home, pl.workdir)
-    orchestration.migrate(home).run()
     orchestration.deliver_labels(year, [23], home)
     job = orchestration.test(home, orchestration.logical_dates(year, [23]), [{"flaky": "train", "canary": "predictions"}])
     result = job.result()

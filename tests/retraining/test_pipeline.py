@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mlkit.course.store import Store
+from mlkit.course.store import Store, git_tags
 from mlkit.retraining import pipeline as P
 from mlkit.retraining import replay
 from mlkit.training.bike import BIKE_MODEL, BikeModel
@@ -65,3 +65,18 @@ def test_bad_injection_name(run):
     pl, _ = run
     with pytest.raises(ValueError, match="inject"):
         pl.retrain(replay.load_stream().head(48), None, "x", inject="meteor")
+
+
+def test_another_model_gets_its_own_data_repository_and_starts_over_when_retired(run):
+    """Lesson 06's weekly DAG retrains `bike-demand-weekly` in the same store while the lesson works on
+    `bike-demand`: its releases go to a repository of its own, and `retire` gives a rerun a fresh start."""
+    pl, out = run
+    weekly = P.RetrainingPipeline(pl.store, pl.workdir / "weekly", name="bike-demand-weekly")
+    assert pl.repo.name == "bike-data" and weekly.repo.name == "bike-demand-weekly-data"
+    s = out["stream"]
+    first = weekly.retrain(replay.labelled_at(s, 20, 7, 8), None, "bike-w20")
+    assert first.status == "promoted" and weekly.champion() == "1" and weekly.retire() == "1"
+    assert weekly.champion() is None and weekly.lineage().set_index("version").loc["1", "status"] == "retired"
+    assert weekly.retire() is None  # nothing left to retire
+    assert pl.champion() not in (None, "")  # the bike model kept its champion
+    assert "bike-w20" in git_tags(weekly.repo) and (weekly.repo / ".git").is_dir()

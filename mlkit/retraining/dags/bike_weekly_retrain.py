@@ -8,8 +8,9 @@ implementation. A task that raises is retried (``retries``); the gate is a short
 blocked challenger skips the canary and the promotion. The MLflow run and the registered
 version carry the Airflow run id and logical date as tags (their lineage).
 
-Where things are: ``$MLKIT_HOME`` (the course store), ``$MLKIT_RETRAIN_WORKDIR`` (the lesson's
-workspace; the label feed drops ``landing/labels-YYYY-MM-DD.parquet`` there). A run's
+Where things are: ``$MLKIT_HOME`` (the course store), ``$MLKIT_RETRAIN_WORKDIR`` (the pipeline's
+working folder; the label feed drops ``landing/labels-YYYY-MM-DD.parquet`` there) and
+``$MLKIT_RETRAIN_MODEL`` (the registered model the DAG retrains; default ``bike-demand``). A run's
 configuration may say ``{"flaky": "train"}``: that task then fails once with a transient
 error (a DVC remote that did not answer) and succeeds when Airflow retries it.
 """
@@ -34,7 +35,7 @@ def _pipeline():  # imported inside the tasks: parsing the DAG file stays cheap
     from mlkit.course.store import Store
     from mlkit.retraining.pipeline import RetrainingPipeline
 
-    return RetrainingPipeline(Store(), _workdir())
+    return RetrainingPipeline(Store(), _workdir(), name=os.environ.get("MLKIT_RETRAIN_MODEL", "bike-demand"))
 
 
 def _run() -> dict:
@@ -95,7 +96,8 @@ def bike_weekly_retrain():
 
         pl = _pipeline()
         if pl.champion() is None:
-            return True  # the first model: nothing to compare with
+            print("no champion yet: the first model passes without a comparison")
+            return True
         recent = replay.labelled_at(pd.read_parquet(trained["path"]), _run()["week"], 7, 2)
         decision = pl.evaluate(trained["version"], pl.load(trained["version"]), recent, margin=MARGIN)
         print(decision)
@@ -103,7 +105,8 @@ def bike_weekly_retrain():
 
     @task(retries=0)  # a canary's verdict is not transient: retrying it would only ask again
     def canary(trained: dict) -> dict:
-        """Through lesson 04's router (conf ``{"canary": "predictions"}``: the same rules, in-process)."""
+        """Through lesson 04's router, beside the champion (conf ``{"canary": "predictions"}``, or no
+        champion yet: the challenger's answers checked in-process by the same rules)."""
         import pandas as pd
 
         from mlkit.retraining import canary as canaries
@@ -111,7 +114,8 @@ def bike_weekly_retrain():
 
         pl = _pipeline()
         recent = replay.labelled_at(pd.read_parquet(trained["path"]), _run()["week"], 7, 2)
-        if (get_current_context()["dag_run"].conf or {}).get("canary") == "predictions":
+        in_process = (get_current_context()["dag_run"].conf or {}).get("canary") == "predictions"
+        if in_process or pl.champion() is None:
             summary = canaries.prediction_check(pl.load(trained["version"]), recent)
         else:
             summary = canaries.router_canary(pl.uri("champion"), pl.uri(trained["version"]), recent, weight=0.25)
