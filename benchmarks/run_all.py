@@ -37,6 +37,7 @@ PY = sys.executable
 NOTEBOOK_BUDGET = {"fast": 60.0, "full": 300.0}
 COURSE_REPEATS = 2  # fast-mode runs per notebook (full mode runs once); --course-repeats
 COURSE_MODES = ("fast", "full")  # --course-modes full reruns one mode and keeps the other's results
+COURSE_NOTEBOOKS: tuple[str, ...] = ()  # --course-notebooks 06: rerun those lessons and keep the others' results
 CAPSTONE_BUDGET = {"fast": 90.0, "full": 480.0}
 # The lessons whose fast run teaches tools that cost real time: 01 runs Great Expectations three times
 # and about 20 DVC commands; 06 runs Airflow (a DAG and a three-week backfill) and two gated git
@@ -133,7 +134,8 @@ def bench_course(smoke: bool) -> dict:
     """Each notebook through `mlkit run`, fast and full, in lesson order, as a learner runs them:
     one fresh MLKIT_HOME per mode, so each lesson finds what the lessons before it stored (the
     data release, the registered models) and its time is its own, not its prerequisites'."""
-    names = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    names = [n for n in sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+             if not COURSE_NOTEBOOKS or n.startswith(COURSE_NOTEBOOKS)]
     modes = [("fast", 1 if smoke else COURSE_REPEATS)] + ([] if smoke else [("full", 1)])
     modes = [(mode, n) for mode, n in modes if smoke or mode in COURSE_MODES]
     if smoke:
@@ -484,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"fast-mode runs per notebook (default {COURSE_REPEATS}; full mode runs once)")
     parser.add_argument("--course-modes", default=",".join(COURSE_MODES),
                         help="course modes to run (default fast,full); a mode not run keeps its saved results")
+    parser.add_argument("--course-notebooks", default="",
+                        help="comma-separated lessons to run (names or prefixes such as 06; default all); "
+                             "the others keep their saved results")
     parser.add_argument("--tests-targets", default=",".join(TEST_TARGETS),
                         help="make targets the tests area runs (default test-fast,test); one not run keeps its results")
     parser.add_argument("--results", default=str(RESULTS), help="folder of the JSON results")
@@ -492,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     areas = args.only.split(",") if args.only else list(AREAS)
     parser_modes = tuple(args.course_modes.split(","))
     globals().update(COURSE_REPEATS=args.course_repeats, COURSE_MODES=parser_modes,
+                     COURSE_NOTEBOOKS=tuple(n for n in args.course_notebooks.split(",") if n),
                      TEST_TARGETS=tuple(args.tests_targets.split(",")))
     unknown = set(areas) - set(AREAS)
     if unknown:

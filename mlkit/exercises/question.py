@@ -25,9 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import mlkit.exercises.answers as answers  # the submodules, not the package (its __init__ imports this module)
+import mlkit.exercises.records as records
 from mlkit.course import config
 from mlkit.course.config import STRICT_ENV
-from mlkit.exercises import answers, records
 from mlkit.exercises.answers import LearnerError, Raised, Returned
 from mlkit.exercises.feedback import describe_error, in_ipython, show
 from mlkit.exercises.solutions import solution_source
