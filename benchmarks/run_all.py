@@ -141,6 +141,8 @@ def bench_course(smoke: bool) -> dict:
     if smoke:
         names = names[:1]
     out: dict = {"notebooks": {name: {} for name in names}}
+    if COURSE_NOTEBOOKS and not smoke:  # a lesson rerun on its own finds an empty store
+        out["alone"] = {name: time.strftime("%Y-%m-%d") for name in names}
     for mode, repeats in modes:
         with tempfile.TemporaryDirectory() as home:
             env = {**os.environ, "MLKIT_HOME": home}
@@ -317,7 +319,7 @@ def _setup_md(d: dict) -> list[str]:
 def _course_md(d: dict) -> list[str]:
     rows = ["| notebook | fast | budget | | full | budget | |", "|---|---|---|---|---|---|---|"]
     total = {"fast": 0.0, "full": 0.0}
-    for name, r in d["notebooks"].items():
+    for name, r in sorted(d["notebooks"].items()):
         budget = LESSON_BUDGETS.get(name, CAPSTONE_BUDGET if "capstone" in name else NOTEBOOK_BUDGET)
         cells = []
         for mode in ("fast", "full"):
@@ -330,7 +332,8 @@ def _course_md(d: dict) -> list[str]:
     rows.append(f"| **total** | {total['fast']:.0f} s | | | {total['full']:.0f} s | | |")
     return ["Each notebook through `mlkit run`, in lesson order in one fresh MLKIT_HOME per mode (as a",
             "learner runs them: a lesson finds what the lessons before it stored); the kernel's start included.", "",
-            *rows]
+            *rows, *[f"\n{name} was last measured on its own (`--course-notebooks`), on {when}: its store held "
+                     "nothing the lessons before it make." for name, when in sorted(d.get("alone", {}).items())]]
 
 
 def _import_md(d: dict) -> list[str]:
@@ -518,7 +521,11 @@ def main(argv: list[str] | None = None) -> int:
             if "test-fast" not in TEST_TARGETS and "test_fast" in old:
                 data["test_fast"] = old["test_fast"]
         if area == "course" and saved.exists() and not args.smoke:  # keep the modes not rerun
-            for name, old in json.loads(saved.read_text()).get("notebooks", {}).items():
+            kept = json.loads(saved.read_text())
+            if COURSE_NOTEBOOKS:
+                data["alone"] = {**{n: d for n, d in kept.get("alone", {}).items() if n not in data["notebooks"]},
+                                 **data.get("alone", {})}
+            for name, old in kept.get("notebooks", {}).items():
                 data["notebooks"].setdefault(name, {})
                 for mode, value in old.items():
                     data["notebooks"][name].setdefault(mode, value)
