@@ -162,20 +162,30 @@ def test(home: AirflowHome, dates: list[str], confs: list[dict[str, Any]] | None
 
 
 def runs_so_far(job: Any, n: int, timeout: float = 600) -> dict[str, Any]:
-    """Wait until ``job`` (from :func:`test`) has finished ``n`` runs; what it has written by then."""
+    """Wait until ``job`` (from :func:`test`) has finished ``n`` runs (a progress bar while it waits);
+    what it has written by then."""
     import time
+
+    from tqdm.auto import tqdm
 
     from mlkit.course.errors import ProcessError
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if job.result_file.exists():
-            done = json.loads(job.result_file.read_text())
-            if len(done["runs"]) >= n:
-                return {**done, "runs": done["runs"][:n]}
-        if job.done:
-            return job.result()
-        time.sleep(0.5)
+    deadline, bar = time.monotonic() + timeout, None
+    try:
+        while time.monotonic() < deadline:
+            done = json.loads(job.result_file.read_text())["runs"] if job.result_file.exists() else []
+            if bar is not None:
+                bar.update(min(len(done), n) - bar.n)
+            if len(done) >= n:
+                return {"dag_id": DAG_ID, "runs": done[:n]}
+            if job.done:
+                return job.result()
+            if bar is None:
+                bar = tqdm(total=n, initial=len(done), desc=f"{DAG_ID} runs", unit="run")
+            time.sleep(0.5)
+    finally:
+        if bar is not None:
+            bar.close()
     raise ProcessError(f"{job.name}: fewer than {n} runs after {timeout:.0f} s; its log {job.log_file}")
 
 

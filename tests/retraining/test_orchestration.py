@@ -80,3 +80,19 @@ def test_the_in_process_canary_uses_the_router_canary_rules():
     assert clean["challenger"] == {"requests": 168, "errors": 0, "p99_ms": None, "negative": 0}
     with pytest.raises(pipeline.RetrainError, match="negative counts"):
         canary.prediction_check(BikeModel.fit(replay.labelled_at(year, 26, 7, 8)), replay.labelled_at(year, 26, 7, 2))
+
+
+def test_runs_so_far_returns_the_runs_written_and_stops_waiting_when_the_job_ends(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from mlkit.course.errors import ProcessError
+
+    out = tmp_path / "runs.json"
+    out.write_text(json.dumps(_result()))
+    running = SimpleNamespace(result_file=out, done=False, name="airflow dag test", log_file=tmp_path / "log")
+    assert [r["run_id"] for r in orchestration.runs_so_far(running, 1)["runs"]] == ["manual__a"]
+    ended = SimpleNamespace(**{**vars(running), "done": True, "result": lambda: {"runs": ["all it wrote"]}})
+    assert orchestration.runs_so_far(ended, 3) == {"runs": ["all it wrote"]}
+    with pytest.raises(ProcessError, match="fewer than 3 runs"):
+        orchestration.runs_so_far(running, 3, timeout=0.6)
