@@ -118,8 +118,12 @@ def _problems(c: dict[str, Any], slo_p99_ms: float, max_error_rate: float, min_r
 
 
 def describe(summary: dict[str, Any]) -> str:
-    """One line per backend: requests, errors and p99 as the router saw them."""
-    return "\n".join(f"{n:>10}: {b['requests']:>4} requests, {b['errors']} errors, p99 {b['p99_ms'] or 0:.1f} ms"
+    """One line per backend: requests, errors and p99 as the router saw them (none where nothing was
+    timed: answers checked in-process, or a backend that got no request)."""
+    def p99(ms: float | None) -> str:
+        return "no latency measured" if ms is None else f"p99 {ms:.1f} ms"
+
+    return "\n".join(f"{n:>10}: {b['requests']:>4} requests, {b['errors']} errors, {p99(b.get('p99_ms'))}"
                      for n, b in summary.items() if isinstance(b, dict))
 
 

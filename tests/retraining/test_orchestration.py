@@ -78,6 +78,7 @@ def test_the_in_process_canary_uses_the_router_canary_rules():
     year = replay.load_stream()
     clean = canary.prediction_check(BikeModel.fit(replay.labelled_at(year, 23, 7, 8)), replay.labelled_at(year, 23, 7, 2))
     assert clean["challenger"] == {"requests": 168, "errors": 0, "p99_ms": None, "negative": 0}
+    assert canary.describe(clean) == "challenger:  168 requests, 0 errors, no latency measured"
     with pytest.raises(pipeline.RetrainError, match="negative counts"):
         canary.prediction_check(BikeModel.fit(replay.labelled_at(year, 26, 7, 8)), replay.labelled_at(year, 26, 7, 2))
 
